@@ -1,0 +1,335 @@
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Apply (or render) a tenant's Kubernetes objects in one call.
+
+Runs in the controller process: one keep-alive connection, one LIST per kind to learn
+what is there, a server-side apply only for objects that differ, and a prune of what
+we created earlier and no longer render. Documentation: plugins/modules/k8s_apply.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import yaml
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.module_utils.kube import (
+    KubeApiError,
+    KubeClient,
+    KubeConfigError,
+    load_config,
+)
+
+ARGUMENT_SPEC = {
+    "objects": {"type": "raw", "required": True},
+    "component": {"type": "str"},
+    "tenant": {"type": "str", "required": True},
+    "environment": {"type": "str"},
+    "labels": {"type": "dict", "default": {}},
+    "prune": {"type": "bool", "default": True},
+    "render_dir": {"type": "str"},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "field_manager": {"type": "str", "default": "edp-platform"},
+    "wait": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 300},
+}
+# Options left out of a task are taken from these cross-role variables (roles/common).
+FROM_VARS = {
+    "tenant": "edp_tenant",
+    "environment": "edp_environment",
+    "labels": "edp_labels",
+    "render_dir": "edp_render_dir",
+    "kubeconfig": "edp_kubeconfig",
+    "context": "edp_kube_context",
+    "wait": "edp_wait",
+    "wait_timeout": "edp_wait_timeout",
+}
+APPLY = "application/apply-patch+yaml"
+READY_KINDS = {"Deployment", "StatefulSet", "Job"}
+
+
+def _dump(obj):
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+
+
+def is_ready(obj):
+    """Whether a workload has done what it was asked (the checks `kubectl rollout status` makes)."""
+    spec, status = obj.get("spec", {}), obj.get("status") or {}
+    if obj["kind"] == "Job":
+        return any(c.get("type") == "Complete" and c.get("status") == "True"
+                   for c in status.get("conditions") or [])
+    if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+        return False
+    want = spec.get("replicas", 1)
+    return (status.get("updatedReplicas", 0) >= want and status.get("readyReplicas", 0) >= want)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        given = dict(self._task.args)
+        for option, var in FROM_VARS.items():
+            if option not in given and var in task_vars:
+                value = self._templar.template(task_vars[var])
+                if value not in ("", None):
+                    given[option] = value
+        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(given)
+        if validation.error_messages:
+            raise AnsibleActionFail("k8s_apply: " + "; ".join(validation.error_messages))
+        args = ko.plain(validation.validated_parameters)
+        groups = self._groups(args)
+        labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_PART_OF: "edp",
+                  ko.LABEL_TENANT: args["tenant"]}
+        if args["environment"]:
+            labels[ko.LABEL_ENVIRONMENT] = args["environment"]
+        labels.update(args["labels"])
+        desired = []
+        for component, objects in groups.items():
+            for obj in objects:
+                obj = ko.secret_data_to_base64(ko.plain(obj))
+                obj = ko.with_labels(obj, dict(labels, **{ko.LABEL_ROLE: component}))
+                desired.append(ko.with_hash(obj))
+        seen = set()
+        for obj in desired:
+            if ko.key(obj) in seen:
+                raise AnsibleActionFail("%s is rendered twice" % ko.ident(obj))
+            seen.add(ko.key(obj))
+        desired = ko.ordered(desired)
+        self.summary = []
+        self.diffs = []
+        if args["render_dir"]:
+            self._render(args, desired, set(groups))
+        else:
+            self._apply(args, desired, set(groups))
+        counts = {}
+        for item in self.summary:
+            counts[item["action"]] = counts.get(item["action"], 0) + 1
+        result["changed"] = any(i["action"] in ("created", "updated", "deleted", "written", "removed")
+                                for i in self.summary)
+        result["objects"] = self.summary
+        result["counts"] = counts
+        result["msg"] = ", ".join("%d %s" % (n, a) for a, n in sorted(counts.items())) or "nothing to do"
+        if getattr(self, "client", None) is not None:
+            result["requests"] = dict(self.client.stats)
+        if self.diffs and self._task.diff:
+            result["diff"] = self.diffs
+        return result
+
+    # -- input ---------------------------------------------------------------------------
+    def _groups(self, args):
+        """``{component: [objects]}`` from either form of ``objects``."""
+        objects = args["objects"]
+        if isinstance(objects, dict):
+            if args["component"]:
+                raise AnsibleActionFail("component is only used when objects is a list")
+            groups = objects
+        elif isinstance(objects, list):
+            if not args["component"]:
+                raise AnsibleActionFail("component is required when objects is a list")
+            groups = {args["component"]: objects}
+        else:
+            raise AnsibleActionFail("objects must be a list, or a mapping of component to list")
+        for component, items in groups.items():
+            if not isinstance(items, list):
+                raise AnsibleActionFail("objects[%s] is not a list" % component)
+            for index, obj in enumerate(items):
+                problem = ko.check_object(obj, "objects[%s][%d]" % (component, index))
+                if problem:
+                    raise AnsibleActionFail(problem)
+        return groups
+
+    def _note(self, obj, action, **extra):
+        meta = obj["metadata"]
+        item = {"kind": obj["kind"], "name": meta["name"], "action": action}
+        if meta.get("namespace"):
+            item["namespace"] = meta["namespace"]
+        item.update(extra)
+        self.summary.append(item)
+
+    def _diff(self, before, after):
+        self.diffs.append({
+            "before_header": ko.ident(after), "after_header": ko.ident(after),
+            "before": _dump(ko.for_display(before)) if before else "",
+            "after": _dump(ko.for_display(after)),
+        })
+
+    # -- render mode -----------------------------------------------------------------------
+    def _render(self, args, desired, components):
+        """Write each object as YAML: the same objects the apply path would send."""
+        folder = os.path.join(args["render_dir"], args["tenant"])
+        wanted = {}
+        for obj in desired:
+            wanted[ko.render_filename(obj)] = obj
+        existing = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+        if not self._task.check_mode:
+            os.makedirs(folder, exist_ok=True)
+        for name, obj in wanted.items():
+            path = os.path.join(folder, name)
+            text = _dump(obj)
+            before = None
+            if name in existing:
+                with open(path, encoding="utf-8") as handle:
+                    current = handle.read()
+                if current == text:
+                    self._note(obj, "unchanged")
+                    continue
+                before = yaml.safe_load(current)
+            self._diff(before, obj)
+            if not self._task.check_mode:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            self._note(obj, "written", path=path)
+        if not args["prune"]:
+            return
+        for name in sorted(existing - set(wanted)):
+            if not name.endswith(".yaml"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path, encoding="utf-8") as handle:
+                old = yaml.safe_load(handle) or {}
+            role = (old.get("metadata", {}).get("labels") or {}).get(ko.LABEL_ROLE)
+            if role in components:
+                if not self._task.check_mode:
+                    os.unlink(path)
+                self._note(old, "removed", path=path)
+
+    # -- apply mode ------------------------------------------------------------------------
+    def _apply(self, args, desired, components):
+        try:
+            self.client = KubeClient(load_config(args["kubeconfig"], args["context"]))
+        except KubeConfigError as exc:
+            raise AnsibleActionFail("cannot connect to Kubernetes: %s" % exc)
+        try:
+            self._converge(args, desired, components)
+        except KubeApiError as exc:
+            raise AnsibleActionFail(
+                "Kubernetes API: %s (done before the error: %s)"
+                % (exc, ", ".join("%s %s %s" % (i["action"], i["kind"], i["name"]) for i in self.summary)
+                   or "nothing"))
+        finally:
+            self.client.close()
+
+    def _live_state(self, args, desired):
+        """What the cluster holds of ours: one LIST per kind and namespace (reads only)."""
+        client = self.client
+        live, new_namespaces = {}, set()
+        for obj in desired:
+            if obj["kind"] in ko.CLUSTER_SCOPED:
+                res = client.resource(obj["apiVersion"], obj["kind"])
+                if res is None:
+                    continue
+                try:
+                    live[ko.key(obj)] = client.request(
+                        "GET", client.path(obj["apiVersion"], res, name=obj["metadata"]["name"]))
+                except KubeApiError as exc:
+                    if exc.status != 404:
+                        raise
+                    if obj["kind"] == "Namespace":
+                        new_namespaces.add(obj["metadata"]["name"])
+        namespaces = {o["metadata"]["namespace"] for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
+        kinds = {(o["apiVersion"], o["kind"]) for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
+        if args["prune"]:
+            kinds.update(ko.PRUNABLE)
+        query = {"labelSelector": ko.selector({ko.LABEL_MANAGED_BY: ko.MANAGED_BY,
+                                               ko.LABEL_TENANT: args["tenant"]})}
+        for namespace in sorted(namespaces - new_namespaces):
+            for api_version, kind in sorted(kinds):
+                res = client.resource(api_version, kind)
+                if res is None:
+                    continue
+                try:
+                    listing = client.request("GET", client.path(api_version, res, namespace), query)
+                except KubeApiError as exc:
+                    if exc.status != 404:
+                        raise
+                    continue
+                for item in listing.get("items", []):
+                    item.setdefault("apiVersion", api_version)
+                    item.setdefault("kind", kind)
+                    live[ko.key(item)] = item
+        return live, new_namespaces
+
+    def _converge(self, args, desired, components):
+        client, check = self.client, self._task.check_mode
+        live, new_namespaces = self._live_state(args, desired)
+        query = {"fieldManager": args["field_manager"], "force": "true", "fieldValidation": "Strict"}
+        applied = []
+        for obj in desired:
+            res = client.resource(obj["apiVersion"], obj["kind"])
+            if res is None:
+                self._note(obj, "skipped", reason="%s/%s is not served by the cluster (CRD not installed)"
+                           % (obj["apiVersion"], obj["kind"]))
+                continue
+            current = live.get(ko.key(obj))
+            if ko.in_sync(obj, current):
+                self._note(obj, "unchanged")
+                applied.append((obj, res))
+                continue
+            path = client.path(obj["apiVersion"], res, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            action = "updated" if current is not None else "created"
+            if check and obj["metadata"].get("namespace") in new_namespaces:
+                after = obj  # the server cannot dry-run into a namespace that does not exist yet
+            elif check:
+                after = client.request("PATCH", path, dict(query, dryRun="All"), obj, APPLY)
+            else:
+                after = self._server_side_apply(obj, res, path, query)
+                action = "created" if client.last_status == 201 else action
+            self._diff(current, after)
+            self._note(obj, action)
+            applied.append((obj, res))
+        if args["prune"]:
+            self._prune(live, desired, components)
+        if args["wait"] and not check:
+            self._wait(applied, args["wait_timeout"])
+
+    def _server_side_apply(self, obj, res, path, query):
+        try:
+            return self.client.request("PATCH", path, query, obj, APPLY)
+        except KubeApiError as exc:
+            if not (exc.status == 422 and obj["kind"] in ko.RECREATE_ON_IMMUTABLE
+                    and "immutable" in exc.message):
+                raise
+        # A Job's template cannot change in place: replace the finished Job.
+        self.client.request("DELETE", path, {"propagationPolicy": "Background"})
+        return self.client.request("PATCH", path, query, obj, APPLY)
+
+    def _prune(self, live, desired, components):
+        """Delete what we created earlier and no longer render, newest dependants first."""
+        wanted = {ko.key(o) for o in desired}
+        stale = [o for k, o in live.items() if k not in wanted
+                 and (o["metadata"].get("labels") or {}).get(ko.LABEL_ROLE) in components]
+        for obj in reversed(ko.ordered(stale)):
+            if obj["kind"] in ko.PROTECTED_KINDS:
+                self._note(obj, "orphaned", reason="kept: %s holds data; delete it by hand" % obj["kind"])
+                continue
+            self.diffs.append({"before_header": ko.ident(obj), "after_header": "(deleted)",
+                               "before": _dump(ko.for_display(obj)), "after": ""})
+            if not self._task.check_mode:
+                res = self.client.resource(obj["apiVersion"], obj["kind"])
+                self.client.request("DELETE", self.client.path(
+                    obj["apiVersion"], res, obj["metadata"]["namespace"], obj["metadata"]["name"]),
+                    {"propagationPolicy": "Background"})
+            self._note(obj, "deleted")
+
+    def _wait(self, applied, timeout):
+        """The one optional wait: workloads ready, Jobs complete."""
+        deadline = time.monotonic() + timeout
+        for obj, res in applied:
+            if obj["kind"] not in READY_KINDS:
+                continue
+            meta = obj["metadata"]
+            path = self.client.path(obj["apiVersion"], res, meta["namespace"], meta["name"])
+            while not is_ready(self.client.request("GET", path)):
+                if time.monotonic() > deadline:
+                    raise AnsibleActionFail("%s is not ready after %d s" % (ko.ident(obj), timeout))
+                time.sleep(1)

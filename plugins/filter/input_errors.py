@@ -1,0 +1,166 @@
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Input checks that an argument spec cannot express, as one filter.
+
+A role lists its checks as data (``roles/<role>/vars/main.yml``) and asserts that
+``checks | edp.platform.input_errors`` is empty, so every problem of an inventory is
+reported at once, each message naming the variable.
+"""
+
+from __future__ import annotations
+
+import re
+
+DOCUMENTATION = r"""
+name: input_errors
+short_description: Check inventory values (DNS names, quantities, images, secrets) and list what is wrong
+version_added: 0.1.0
+description:
+  - Takes a list of checks, each a mapping with C(name) (the variable, for the message),
+    C(value) and C(check), and returns a list of messages, empty when all is well.
+  - "Checks: C(dns1123_label), C(dns1123_subdomain), C(quantity), C(quantities) (a mapping
+    of quantities), C(image), C(images) (a mapping of images; with C(pinned=true) the tag
+    C(latest) and untagged images are refused), C(secret) (present and not a placeholder), C(required) (not empty),
+    C(labels) (valid Kubernetes label keys and values), C(absolute_path)."
+options:
+  _input:
+    description: The checks.
+    type: list
+    elements: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Refuse a bad inventory before anything is changed
+  ansible.builtin.assert:
+    that: errors | length == 0
+    fail_msg: "{{ errors | join('; ') }}"
+  vars:
+    errors: "{{ [{'name': 'edp_namespace', 'value': edp_namespace, 'check': 'dns1123_label'}] | edp.platform.input_errors }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One message per problem, naming the variable.
+  type: list
+  elements: str
+"""
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# registry[:port]/path/name[:tag][@sha256:digest]
+IMAGE = re.compile(
+    r"^(?P<name>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$")
+PLACEHOLDERS = {"changeme", "change-me", "change_me", "password", "secret", "xxx", "todo", "replace-me"}
+
+
+def _label_problem(value):
+    if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.match(value):
+        return ("%r is not a DNS-1123 label (lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit, at most 63 characters)" % (value,))
+    return None
+
+
+def _subdomain_problem(value):
+    if not isinstance(value, str) or len(value) > 253 or not all(
+            DNS1123_LABEL.match(part) for part in value.split(".")):
+        return ("%r is not a DNS-1123 subdomain (lowercase dot-separated labels, at most 253 characters)"
+                % (value,))
+    return None
+
+
+def _quantity_problem(value):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not QUANTITY.match(str(value)):
+        return "%r is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)" % (value,)
+    return None
+
+
+def _image_problem(value, pinned):
+    if not isinstance(value, str) or not IMAGE.match(value):
+        return "%r is not an image reference (registry/name:tag or name@sha256:digest)" % (value,)
+    match = IMAGE.match(value)
+    if pinned and not match.group("digest"):
+        if not match.group("tag"):
+            return "%r has no tag: pin a version (this environment refuses untagged images)" % value
+        if match.group("tag") == "latest":
+            return "%r uses the tag 'latest': pin a version (this environment refuses 'latest')" % value
+    return None
+
+
+def _secret_problem(value):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "is required: set it in a vaulted variable (ansible-vault) or an AWX credential"
+    if not isinstance(value, str):
+        return "must be a string"
+    if value.strip().lower() in PLACEHOLDERS:
+        return "is a placeholder, not a secret: set the real value in a vaulted variable"
+    return None
+
+
+def _labels_problem(value):
+    if not isinstance(value, dict):
+        return "must be a mapping of label names to values"
+    for name, text in value.items():
+        prefix, _, short = str(name).rpartition("/")
+        if (prefix and _subdomain_problem(prefix)) or len(short) > 63 or not LABEL_NAME.match(short):
+            return "has an invalid label name %r" % (name,)
+        if not isinstance(text, str) or len(text) > 63 or not LABEL_VALUE.match(text):
+            return ("label %r has an invalid value %r (at most 63 letters, digits, '-', '_' or '.', "
+                    "starting and ending with a letter or digit)" % (name, text))
+    return None
+
+
+def _each(value, problem):
+    if not isinstance(value, dict):
+        return ["must be a mapping"]
+    return ["[%r]: %s" % (k, p) for k, p in ((k, problem(v)) for k, v in value.items()) if p]
+
+
+def check_one(check):
+    """Messages (without the variable name) for one check."""
+    kind, value = check["check"], check.get("value")
+    if kind == "secret":
+        problem = _secret_problem(value)
+        return [problem] if problem else []
+    if kind == "required":
+        return [] if value not in (None, "", [], {}) else ["is required"]
+    if value is None:
+        return ["is not set"]
+    pinned = bool(check.get("pinned"))
+    single = {
+        "dns1123_label": _label_problem,
+        "dns1123_subdomain": _subdomain_problem,
+        "quantity": _quantity_problem,
+        "image": lambda v: _image_problem(v, pinned),
+        "labels": _labels_problem,
+        "absolute_path": lambda v: None if isinstance(v, str) and v.startswith("/")
+        else "%r is not an absolute path" % (v,),
+    }
+    if kind in single:
+        problem = single[kind](value)
+        return [problem] if problem else []
+    if kind == "quantities":
+        return _each(value, _quantity_problem)
+    if kind == "images":
+        return _each(value, lambda v: _image_problem(v, pinned))
+    raise ValueError("unknown check %r for %s" % (kind, check.get("name")))
+
+
+def input_errors(checks):
+    """``["name: problem", ...]`` for every failed check; checks with ``when: false`` are skipped."""
+    errors = []
+    for check in checks:
+        if not check.get("when", True):
+            continue
+        for problem in check_one(check):
+            sep = "" if problem.startswith("[") else ": "
+            errors.append("%s%s%s" % (check["name"], sep, problem))
+    return errors
+
+
+class FilterModule:
+    def filters(self):
+        return {"input_errors": input_errors}

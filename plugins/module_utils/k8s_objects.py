@@ -1,0 +1,264 @@
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Pure functions of the apply path: ordering, labelling, comparing and masking objects.
+
+Nothing here talks to a cluster, so every rule is unit-tested (tests/unit).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+
+MANAGED_BY = "edp.platform"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_TENANT = "edp.platform/tenant"
+LABEL_ENVIRONMENT = "edp.platform/environment"
+LABEL_ROLE = "edp.platform/role"
+ANNOTATION_HASH = "edp.platform/applied-hash"
+
+# Apply order: what others depend on first (namespace, its policy and identity, then
+# configuration, storage and networking, then workloads, then what watches workloads).
+# Kinds not listed go last, in the order given. Deletion (prune) runs in reverse.
+KIND_ORDER = [
+    "CustomResourceDefinition",
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "PersistentVolumeClaim",
+    "Service",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "VolumeSnapshotClass",
+    "StatefulSet",
+    "Deployment",
+    "Job",
+    "CronJob",
+    "Ingress",
+    "Route",
+    "ServiceMonitor",
+    "PodMonitor",
+    "PrometheusRule",
+    "SparkApplication",
+    "ScheduledSparkApplication",
+    "VolumeSnapshot",
+]
+KIND_RANK = {kind: index for index, kind in enumerate(KIND_ORDER)}
+
+# Kinds the platform may create inside a tenant namespace: the ones a prune looks for.
+PRUNABLE = [
+    ("v1", "ResourceQuota"), ("v1", "LimitRange"), ("v1", "ServiceAccount"),
+    ("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "Service"),
+    ("v1", "PersistentVolumeClaim"),
+    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("networking.k8s.io/v1", "Ingress"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("apps/v1", "StatefulSet"), ("apps/v1", "Deployment"),
+    ("batch/v1", "Job"), ("batch/v1", "CronJob"),
+    ("route.openshift.io/v1", "Route"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("sparkoperator.k8s.io/v1beta2", "ScheduledSparkApplication"),
+]
+# Kinds without a namespace; every other object must name its namespace.
+CLUSTER_SCOPED = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "StorageClass", "PersistentVolume", "IngressClass", "VolumeSnapshotClass",
+    "VolumeSnapshotContent", "PriorityClass",
+}
+# Never deleted by a prune, only reported: they hold a tenant's data.
+PROTECTED_KINDS = {"Namespace", "PersistentVolumeClaim"}
+# Kinds whose spec the server will not update in place: replaced when they change.
+RECREATE_ON_IMMUTABLE = {"Job"}
+
+SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp",
+                   "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
+MASK = "********"
+
+
+def plain(value):
+    """Ansible's tagged/unsafe strings turned into plain JSON types."""
+    return json.loads(json.dumps(value))
+
+
+def ident(obj):
+    """A short name for messages: ``Kind namespace/name``."""
+    meta = obj.get("metadata", {})
+    where = meta.get("namespace")
+    return "%s %s" % (obj.get("kind"), "%s/%s" % (where, meta.get("name")) if where else meta.get("name"))
+
+
+def key(obj):
+    meta = obj.get("metadata", {})
+    return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
+
+
+def check_object(obj, where):
+    """A clear error for an object that cannot be applied at all (before any request)."""
+    if not isinstance(obj, dict):
+        return "%s is not a mapping" % where
+    for field in ("apiVersion", "kind"):
+        if not obj.get(field):
+            return "%s has no %s" % (where, field)
+    meta = obj.get("metadata") or {}
+    if not meta.get("name"):
+        return "%s (%s) has no metadata.name" % (where, obj["kind"])
+    if obj["kind"] not in CLUSTER_SCOPED and not meta.get("namespace"):
+        return "%s has no metadata.namespace" % ident(obj)
+    return None
+
+
+def ordered(objects):
+    """Objects sorted for apply: by kind rank, stable within a kind."""
+    return sorted(objects, key=lambda obj: KIND_RANK.get(obj.get("kind"), len(KIND_ORDER)))
+
+
+def with_labels(obj, labels):
+    """A copy of obj whose metadata.labels include ``labels`` (the object's own win)."""
+    result = copy.deepcopy(obj)
+    meta = result.setdefault("metadata", {})
+    merged = dict(labels)
+    merged.update(meta.get("labels") or {})
+    meta["labels"] = merged
+    return result
+
+
+def secret_data_to_base64(obj):
+    """Secrets compared and sent with ``data`` only: the server turns stringData into data,
+    so comparing stringData with what comes back would report a change on every run."""
+    if obj.get("kind") != "Secret" or not obj.get("stringData"):
+        return obj
+    result = copy.deepcopy(obj)
+    data = result.setdefault("data", {})
+    for name, value in result.pop("stringData").items():
+        data[name] = base64.b64encode(str(value).encode()).decode()
+    return result
+
+
+def content_hash(obj):
+    """sha256 of what we ask for, without our own annotation and without Secret payloads
+    (a hash of a short password in an annotation is a leak; Secret data is compared as is)."""
+    body = copy.deepcopy(obj)
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    annotations.pop(ANNOTATION_HASH, None)
+    if body.get("kind") == "Secret":
+        body.pop("data", None)
+        body.pop("stringData", None)
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def with_hash(obj):
+    result = copy.deepcopy(obj)
+    annotations = result.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[ANNOTATION_HASH] = content_hash(obj)
+    return result
+
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_SUFFIX = {
+    None: 1, "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+    "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
+}
+
+
+def parse_quantity(value):
+    """A Kubernetes resource quantity as a Decimal, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value.strip())
+    if not match:
+        return None
+    try:
+        return Decimal(match.group(1)) * _SUFFIX[match.group(2)]
+    except InvalidOperation:
+        return None
+
+
+def _same_scalar(want, have):
+    if want == have:
+        return True
+    # The server canonicalises quantities (0.5 -> 500m, 1024Mi -> 1Gi) and may give
+    # numbers back as strings: equal when both are the same quantity.
+    if isinstance(want, str) or isinstance(have, str):
+        a, b = parse_quantity(want), parse_quantity(have)
+        return a is not None and a == b
+    return False
+
+
+def is_subset(want, have):
+    """True when every field we ask for is present in the live object with that value.
+
+    Fields the server adds (defaults, status, metadata) are ignored; lists must have
+    the same length and match item by item.
+    """
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return False
+        return all(k in have and is_subset(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return False
+        return all(is_subset(w, h) for w, h in zip(want, have))
+    return _same_scalar(want, have)
+
+
+def in_sync(desired, live):
+    """Whether live already is what desired asks for, so no request needs to be sent.
+
+    The hash annotation catches fields we stopped asking for (a subset test cannot see
+    those); the subset test catches hand edits made since our last apply (drift).
+    """
+    if live is None:
+        return False
+    annotations = live.get("metadata", {}).get("annotations") or {}
+    if annotations.get(ANNOTATION_HASH) != desired["metadata"]["annotations"][ANNOTATION_HASH]:
+        return False
+    return is_subset(desired, live)
+
+
+def for_display(obj):
+    """An object as a reader wants it in a diff: no server bookkeeping, no secret values."""
+    if obj is None:
+        return {}
+    result = copy.deepcopy(obj)
+    result.pop("status", None)
+    meta = result.get("metadata", {})
+    for field in SERVER_METADATA:
+        meta.pop(field, None)
+    (meta.get("annotations") or {}).pop(ANNOTATION_HASH, None)
+    if not meta.get("annotations"):
+        meta.pop("annotations", None)
+    if result.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if field in result:
+                result[field] = {name: MASK for name in result[field]}
+    return result
+
+
+def selector(labels):
+    return ",".join("%s=%s" % (k, v) for k, v in sorted(labels.items()))
+
+
+def render_filename(obj):
+    """``10-resourcequota-compute.yaml``: apply order first, so ``kubectl apply -f DIR``
+    and GitOps tools that read files in name order apply dependencies first."""
+    rank = KIND_RANK.get(obj["kind"], len(KIND_ORDER))
+    return "%02d-%s-%s.yaml" % (rank, obj["kind"].lower(), obj["metadata"]["name"])

@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Documentation of the k8s_apply action plugin (the work is done in plugins/action/k8s_apply.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: k8s_apply
+short_description: Apply or render a tenant's Kubernetes objects in one call, pruning what is no longer rendered
+version_added: 0.1.0
+description:
+  - The one apply path of the collection. Roles render their objects into a list; this
+    action applies them (or the whole tenant at once) in dependency order over one
+    connection from the controller.
+  - It reads what is there with one LIST per kind and namespace, and sends a server-side
+    apply (field manager O(field_manager), C(force=true), C(fieldValidation=Strict)) only for
+    objects that differ from what is rendered. A rerun with nothing to change sends no write
+    request.
+  - An object is unchanged when its C(edp.platform/applied-hash) annotation matches what is
+    rendered (catches removed fields) and every rendered field has the same value on the
+    server (catches hand edits). Quantities are compared by value, Secrets by C(data).
+  - Every object is labelled C(app.kubernetes.io/managed-by=edp.platform),
+    C(edp.platform/tenant), C(edp.platform/environment) and C(edp.platform/role) (the
+    component). With O(prune), objects carrying these labels for the components in this call
+    that are no longer rendered are deleted; Namespaces and PersistentVolumeClaims are never
+    deleted, only reported as C(orphaned).
+  - Custom resources whose CRD is not installed are skipped and reported as C(skipped).
+  - A Job whose template changed is deleted and created again (its spec is immutable).
+  - With O(render_dir), nothing is sent to a cluster; each object is written as YAML to
+    C(render_dir/tenant/NN-kind-name.yaml) instead, and stale files of the same components
+    are removed.
+  - Runs in the controller process (an action plugin); it does not need the kubernetes Python
+    package, only a kubeconfig or an in-cluster service account.
+author:
+  - edp.platform contributors
+options:
+  objects:
+    description:
+      - A list of objects (with O(component)), or a mapping of component name to list of
+        objects (a whole tenant, as site.yml applies it).
+    type: raw
+    required: true
+  component:
+    description:
+      - The component (role) the objects in a list belong to; the prune scope.
+    type: str
+  tenant:
+    description:
+      - The tenant the objects belong to; the C(edp.platform/tenant) label and the prune scope.
+    type: str
+    required: true
+  environment:
+    description:
+      - The environment, written to the C(edp.platform/environment) label.
+    type: str
+  labels:
+    description:
+      - More labels for every object (the object's own labels win).
+    type: dict
+    default: {}
+  prune:
+    description:
+      - Delete objects of these components that were applied before and are no longer rendered.
+    type: bool
+    default: true
+  render_dir:
+    description:
+      - Write the objects as YAML files below this folder instead of applying them.
+    type: str
+  kubeconfig:
+    description:
+      - Path to a kubeconfig. Defaults to E(K8S_AUTH_KUBECONFIG), E(KUBECONFIG),
+        C(~/.kube/config), then the in-cluster service account.
+    type: path
+  context:
+    description:
+      - The kubeconfig context to use instead of its current context.
+    type: str
+  field_manager:
+    description:
+      - The server-side apply field manager.
+    type: str
+    default: edp-platform
+  wait:
+    description:
+      - Wait until Deployments and StatefulSets are ready and Jobs complete.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait).
+    type: int
+    default: 300
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; objects that would change are sent with C(dryRun=All) so the server validates them.
+  diff_mode:
+    support: full
+    description: Shows each changed object before and after; Secret values are masked.
+notes:
+  - Needs C(get), C(list) and C(patch) on the kinds it applies in the tenant namespace, C(delete)
+    to prune, and C(get)/C(patch) on the Namespace when it manages it.
+"""
+
+EXAMPLES = r"""
+- name: Apply the tenant role's objects on their own
+  edp.platform.k8s_apply:
+    objects: "{{ tenant_objects }}"
+    component: tenant
+    tenant: "{{ edp_tenant }}"
+    environment: "{{ edp_environment }}"
+
+- name: Apply a whole tenant (every role's objects) in one call
+  edp.platform.k8s_apply:
+    objects: "{{ edp_k8s_objects }}"
+    tenant: "{{ edp_tenant }}"
+    wait: true
+
+- name: Write the objects for GitOps instead of applying them
+  edp.platform.k8s_apply:
+    objects: "{{ edp_k8s_objects }}"
+    tenant: "{{ edp_tenant }}"
+    render_dir: /srv/gitops/prod
+"""
+
+RETURN = r"""
+objects:
+  description: One entry per object, in apply order, with what was done.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: Namespace, name: finance-prod, action: unchanged}
+    - {kind: ResourceQuota, name: compute, namespace: finance-prod, action: updated}
+counts:
+  description: How many objects got each action (created, updated, unchanged, deleted, orphaned, skipped, written, removed).
+  returned: always
+  type: dict
+  sample: {created: 2, unchanged: 3}
+requests:
+  description: How many read and write requests were sent to the API server.
+  returned: when applying (not in render mode)
+  type: dict
+  sample: {reads: 19, writes: 0}
+msg:
+  description: The counts in words.
+  returned: always
+  type: str
+  sample: 2 created, 3 unchanged
+"""
+
+if __name__ == "__main__":
+    raise SystemExit("k8s_apply is an action plugin: run it as a task, not as a script")
