@@ -26,7 +26,8 @@ from ansible_collections.edp.platform.plugins.module_utils.kube import (
 )
 
 ARGUMENT_SPEC = {
-    "objects": {"type": "raw", "required": True},
+    "objects": {"type": "raw"},
+    "components": {"type": "list", "elements": "str"},
     "component": {"type": "str"},
     "tenant": {"type": "str", "required": True},
     "environment": {"type": "str"},
@@ -83,10 +84,17 @@ class ActionModule(ActionBase):
                 value = self._templar.template(task_vars[var])
                 if value not in ("", None):
                     given[option] = value
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(given)
+        validation = ArgumentSpecValidator(
+            ARGUMENT_SPEC, mutually_exclusive=[("objects", "components")],
+            required_one_of=[("objects", "components")]).validate(given)
         if validation.error_messages:
             raise AnsibleActionFail("k8s_apply: " + "; ".join(validation.error_messages))
-        args = ko.plain(validation.validated_parameters)
+        args = validation.validated_parameters
+        if args["components"]:
+            # The objects each role rendered in this run, left in the fact <role>_k8s_objects.
+            args["objects"] = {c: self._templar.template(task_vars[c + "_k8s_objects"])
+                               for c in args["components"] if c + "_k8s_objects" in task_vars}
+        args = ko.plain(args)
         groups = self._groups(args)
         labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_PART_OF: "edp",
                   ko.LABEL_TENANT: args["tenant"]}

@@ -36,7 +36,9 @@ EXAMPLES = r"""
     that: errors | length == 0
     fail_msg: "{{ errors | join('; ') }}"
   vars:
-    errors: "{{ [{'name': 'edp_namespace', 'value': edp_namespace, 'check': 'dns1123_label'}] | edp.platform.input_errors }}"
+    errors: "{{ checks | edp.platform.input_errors }}"
+    checks:
+      - {name: edp_namespace, value: "{{ edp_namespace }}", check: dns1123_label}
 """
 
 RETURN = r"""
@@ -52,8 +54,8 @@ LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # registry[:port]/path/name[:tag][@sha256:digest]
 IMAGE = re.compile(
-    r"^(?P<name>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
-    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$")
+    r"^(?P<name>(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$")
 PLACEHOLDERS = {"changeme", "change-me", "change_me", "password", "secret", "xxx", "todo", "replace-me"}
 
 

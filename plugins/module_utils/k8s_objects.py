@@ -151,8 +151,10 @@ def content_hash(obj):
     """sha256 of what we ask for, without our own annotation and without Secret payloads
     (a hash of a short password in an annotation is a leak; Secret data is compared as is)."""
     body = copy.deepcopy(obj)
-    annotations = body.get("metadata", {}).get("annotations") or {}
-    annotations.pop(ANNOTATION_HASH, None)
+    meta = body.get("metadata", {})
+    (meta.get("annotations") or {}).pop(ANNOTATION_HASH, None)
+    if "annotations" in meta and not meta["annotations"]:
+        del meta["annotations"]
     if body.get("kind") == "Secret":
         body.pop("data", None)
         body.pop("stringData", None)

@@ -39,9 +39,16 @@ options:
   objects:
     description:
       - A list of objects (with O(component)), or a mapping of component name to list of
-        objects (a whole tenant, as site.yml applies it).
+        objects.
+      - Exactly one of O(objects) and O(components) is required.
     type: raw
-    required: true
+  components:
+    description:
+      - Apply what these roles rendered in this run, a whole tenant at once (as site.yml does)
+        - each role leaves its objects in the fact C(<role>_k8s_objects). Roles that did not
+        run (for example with C(--tags)) are left out, and so are left out of the prune.
+    type: list
+    elements: str
   component:
     description:
       - The component (role) the objects in a list belong to; the prune scope.
@@ -49,6 +56,9 @@ options:
   tenant:
     description:
       - The tenant the objects belong to; the C(edp.platform/tenant) label and the prune scope.
+      - Options left out are taken from the cross-role variables of the same meaning -
+        C(edp_tenant), C(edp_environment), C(edp_labels), C(edp_render_dir), C(edp_kubeconfig),
+        C(edp_kube_context), C(edp_wait) and C(edp_wait_timeout) - so role tasks stay short.
     type: str
     required: true
   environment:
@@ -113,16 +123,14 @@ EXAMPLES = r"""
     tenant: "{{ edp_tenant }}"
     environment: "{{ edp_environment }}"
 
-- name: Apply a whole tenant (every role's objects) in one call
+- name: Apply a whole tenant (what every role rendered) in one call
   edp.platform.k8s_apply:
-    objects: "{{ edp_k8s_objects }}"
-    tenant: "{{ edp_tenant }}"
+    components: [tenant, postgres, airflow]
     wait: true
 
 - name: Write the objects for GitOps instead of applying them
   edp.platform.k8s_apply:
-    objects: "{{ edp_k8s_objects }}"
-    tenant: "{{ edp_tenant }}"
+    components: [tenant]
     render_dir: /srv/gitops/prod
 """
 

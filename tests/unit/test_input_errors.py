@@ -1,0 +1,101 @@
+"""The input checks behind every role's validate.yml (plugins/filter/input_errors.py)."""
+
+import pytest
+
+from ansible_collections.edp.platform.plugins.filter.input_errors import input_errors
+
+
+def errors(check, value, **extra):
+    return input_errors([dict(name="var", value=value, check=check, **extra)])
+
+
+@pytest.mark.parametrize("value", ["acme", "acme-prod", "a1", "x" * 63])
+def test_dns1123_label_accepts_valid_names(value):
+    assert errors("dns1123_label", value) == []
+
+
+@pytest.mark.parametrize("value", ["Acme", "acme_prod", "-acme", "acme-", "x" * 64, "", "a.b", 7])
+def test_dns1123_label_refuses_invalid_names(value):
+    [message] = errors("dns1123_label", value)
+    assert message.startswith("var: ") and "DNS-1123 label" in message
+
+
+def test_dns1123_subdomain_allows_dots_but_not_uppercase():
+    assert errors("dns1123_subdomain", "fast-ssd.example.com") == []
+    assert "DNS-1123 subdomain" in errors("dns1123_subdomain", "Fast.SSD")[0]
+
+
+@pytest.mark.parametrize("value", ["500m", "2", 2, "0.5", "512Mi", "10Gi", "1e3", "1.5G"])
+def test_quantity_accepts_kubernetes_quantities(value):
+    assert errors("quantity", value) == []
+
+
+@pytest.mark.parametrize("value", ["2 cores", "10GB", "abc", "-1", "", True, None])
+def test_quantity_refuses_what_the_api_server_would(value):
+    assert errors("quantity", value), value
+
+
+def test_quantities_names_the_bad_key():
+    [message] = errors("quantities", {"requests.cpu": "2", "limits.memory": "8 GB"})
+    assert message == "var['limits.memory']: '8 GB' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)"
+
+
+@pytest.mark.parametrize("value", [
+    "registry.example.com/edp/airflow:3.3.2",
+    "registry.example.com:5000/edp/airflow:3.3.2-edp.1",
+    "postgres:15",
+    "quay.io/x/y@sha256:" + "a" * 64,
+])
+def test_pinned_images_are_accepted(value):
+    assert errors("image", value, pinned=True) == []
+
+
+def test_latest_is_refused_only_where_pinned():
+    assert errors("image", "registry.example.com/edp/airflow:latest") == []
+    [message] = errors("image", "registry.example.com/edp/airflow:latest", pinned=True)
+    assert "'latest'" in message
+
+
+def test_untagged_image_is_refused_where_pinned():
+    [message] = errors("images", {"airflow": "registry.example.com/edp/airflow"}, pinned=True)
+    assert message.startswith("var['airflow']: ") and "no tag" in message
+
+
+def test_malformed_image_is_refused_everywhere():
+    assert "not an image reference" in errors("image", "Registry/Airflow::1")[0]
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", "changeme", "Password"])
+def test_secret_must_be_present_and_not_a_placeholder(value):
+    [message] = errors("secret", value)
+    assert message.startswith("var: ")
+
+
+def test_secret_messages_never_contain_the_value():
+    [message] = errors("secret", "changeme")
+    assert "changeme" not in message
+
+
+def test_labels_check_names_and_values():
+    assert errors("labels", {"cost-center": "fin-0815", "example.com/team": "data"}) == []
+    assert "invalid value" in errors("labels", {"cost-center": "fin 0815"})[0]
+    assert "invalid label name" in errors("labels", {"bad key!": "x"})[0]
+
+
+def test_when_false_skips_a_check():
+    assert input_errors([{"name": "x", "value": None, "check": "secret", "when": False}]) == []
+
+
+def test_every_problem_is_reported_at_once():
+    result = input_errors([
+        {"name": "a", "value": "A", "check": "dns1123_label"},
+        {"name": "b", "value": "1 GB", "check": "quantity"},
+        {"name": "c", "value": "/ok", "check": "absolute_path"},
+        {"name": "d", "value": "relative", "check": "absolute_path"},
+    ])
+    assert [m.split(":")[0] for m in result] == ["a", "b", "d"]
+
+
+def test_unknown_check_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown check"):
+        errors("nonsense", "x")

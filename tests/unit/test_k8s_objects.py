@@ -1,0 +1,100 @@
+"""Ordering, labelling and comparison rules of the apply path (module_utils/k8s_objects.py)."""
+
+import base64
+
+from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+
+
+def obj(kind, name="x", namespace="ns", **body):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return dict({"apiVersion": "v1", "kind": kind, "metadata": meta}, **body)
+
+
+def test_apply_order_puts_namespace_first_and_monitors_after_workloads():
+    objects = [obj("ServiceMonitor"), obj("Deployment"), obj("Secret"), obj("Namespace", namespace=None),
+               obj("Widget"), obj("RoleBinding"), obj("Role")]
+    assert [o["kind"] for o in ko.ordered(objects)] == [
+        "Namespace", "Secret", "Role", "RoleBinding", "Deployment", "ServiceMonitor", "Widget"]
+
+
+def test_labels_are_added_but_the_objects_own_labels_win():
+    mine = obj("ConfigMap")
+    mine["metadata"]["labels"] = {"team": "mine"}
+    result = ko.with_labels(mine, {"team": "platform", "edp.platform/tenant": "acme"})
+    assert result["metadata"]["labels"] == {"team": "mine", "edp.platform/tenant": "acme"}
+
+
+def test_secret_string_data_is_sent_as_base64_data():
+    secret = obj("Secret", stringData={"password": "s3cret"}, data={"user": "YQ=="})
+    result = ko.secret_data_to_base64(secret)
+    assert "stringData" not in result
+    assert result["data"] == {"user": "YQ==", "password": base64.b64encode(b"s3cret").decode()}
+
+
+def test_hash_ignores_secret_payload_and_its_own_annotation():
+    a = obj("Secret", data={"password": "YQ=="})
+    b = obj("Secret", data={"password": "Yg=="})
+    assert ko.content_hash(a) == ko.content_hash(b)
+    assert ko.content_hash(ko.with_hash(a)) == ko.content_hash(a)
+    assert ko.content_hash(obj("ConfigMap", data={"a": "1"})) != ko.content_hash(obj("ConfigMap", data={"a": "2"}))
+
+
+def test_live_object_with_server_defaults_is_in_sync():
+    desired = ko.with_hash(obj("Service", spec={"ports": [{"port": 80}]}))
+    live = ko.with_hash(obj("Service", spec={"ports": [{"port": 80}]}))
+    live["spec"]["ports"][0]["protocol"] = "TCP"
+    live["spec"]["clusterIP"] = "10.96.0.10"
+    live["metadata"].update(uid="u", resourceVersion="7")
+    live["status"] = {"loadBalancer": {}}
+    assert ko.in_sync(desired, live)
+
+
+def test_quantities_compare_by_value():
+    assert ko.is_subset({"cpu": 0.5, "memory": "1024Mi"}, {"cpu": "500m", "memory": "1Gi"})
+    assert not ko.is_subset({"cpu": "1"}, {"cpu": "500m"})
+    assert not ko.is_subset({"name": "1"}, {"name": "one"})
+
+
+def test_a_hand_edit_is_drift():
+    desired = ko.with_hash(obj("ConfigMap", data={"a": "1"}))
+    live = ko.with_hash(obj("ConfigMap", data={"a": "1"}))
+    live["data"]["a"] = "edited"
+    assert not ko.in_sync(desired, live)
+
+
+def test_a_field_we_stopped_rendering_is_a_change():
+    old = obj("ConfigMap", data={"a": "1", "b": "2"})
+    new = obj("ConfigMap", data={"a": "1"})
+    assert ko.is_subset(new, old)  # the subset test alone would miss it
+    assert not ko.in_sync(ko.with_hash(new), ko.with_hash(old))
+
+
+def test_lists_must_match_in_length():
+    assert not ko.is_subset({"l": [1, 2]}, {"l": [1, 2, 3]})
+
+
+def test_missing_object_is_not_in_sync():
+    assert not ko.in_sync(ko.with_hash(obj("ConfigMap")), None)
+
+
+def test_display_masks_secret_values_and_drops_server_fields():
+    live = obj("Secret", data={"password": "czNjcmV0"})
+    live["metadata"].update(uid="u", managedFields=[{}], annotations={ko.ANNOTATION_HASH: "h"})
+    shown = ko.for_display(live)
+    assert shown["data"] == {"password": ko.MASK}
+    assert "czNjcmV0" not in str(shown)
+    assert "uid" not in shown["metadata"] and "annotations" not in shown["metadata"]
+
+
+def test_check_object_names_what_is_missing():
+    assert ko.check_object({"kind": "ConfigMap"}, "objects[0]") == "objects[0] has no apiVersion"
+    assert "has no metadata.name" in ko.check_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}, "o")
+    assert ko.check_object(obj("ConfigMap", namespace=None), "o") == "ConfigMap x has no metadata.namespace"
+    assert ko.check_object(obj("Namespace", namespace=None), "o") is None
+
+
+def test_render_filenames_sort_in_apply_order():
+    names = sorted(ko.render_filename(o) for o in [obj("Deployment"), obj("Namespace", namespace=None), obj("Secret")])
+    assert names == ["01-namespace-x.yaml", "05-secret-x.yaml", "17-deployment-x.yaml"]
