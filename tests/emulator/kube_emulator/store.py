@@ -99,20 +99,24 @@ class Store:
             return self._history[0].rv - 1 if len(self._history) == HISTORY else 0
 
     def events_since(self, key: StoreKey, namespace: str | None, since: int,
-                     deadline: float, keep: Callable[[Event], bool]) -> Iterator[Event]:
-        """Yield matching events with rv > ``since`` until ``deadline`` or close."""
+                     deadline: float, keep: Callable[[Event], bool]) -> Iterator[Event | None]:
+        """Yield matching events with rv > ``since`` until ``deadline`` or close.
+
+        Yields ``None`` about once a second while idle, so the HTTP layer can
+        notice a client that went away.
+        """
         last = since
         while True:
             with self.lock:
-                pending = [e for e in self._history if e.rv > last]
-                while not pending and not self._closed:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return
-                    self._changed.wait(min(remaining, 1.0))
-                    pending = [e for e in self._history if e.rv > last]
-                if self._closed:
+                if self._closed or time.monotonic() >= deadline:
                     return
+                pending = [e for e in self._history if e.rv > last]
+                if not pending:
+                    self._changed.wait(max(0.0, min(deadline - time.monotonic(), 1.0)))
+                    pending = [e for e in self._history if e.rv > last]
+            if not pending:
+                yield None
+                continue
             for event in pending:
                 last = event.rv
                 if event.key == key and (namespace is None or event.namespace == namespace) and keep(event):

@@ -1,0 +1,238 @@
+"""Semantic validation the real server does beyond the OpenAPI schema.
+
+* object names (``metadata.name``): DNS-1123 subdomain by default, DNS-1123
+  label for namespaces, DNS-1035 label for services, path-segment names for
+  RBAC objects, ``<plural>.<group>`` for CRDs;
+* label keys/values and annotation keys (``k8s.io/apimachinery`` rules);
+* ConfigMap/Secret data keys;
+* immutable fields on update (see :data:`IMMUTABLE` and the per-kind checks).
+
+Every check returns ``details.causes`` entries; the caller turns a non-empty
+list into a ``422 Invalid``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Callable
+
+from .errors import cause
+
+DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
+DNS1035_LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
+QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+CONFIG_KEY = r"[-._a-zA-Z0-9]+"
+
+_MSG_SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                  "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+                  f"regex used for validation is '{DNS1123_SUBDOMAIN}')")
+_MSG_LABEL = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+              "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+              f"regex used for validation is '{DNS1123_LABEL}')")
+_MSG_1035 = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+             "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+             f"'abc-123', regex used for validation is '{DNS1035_LABEL}')")
+
+
+def _full(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+def _invalid(field: str, value: Any, detail: str) -> dict[str, str]:
+    return cause(field, f'Invalid value: "{value}": {detail}')
+
+
+def _check_subdomain(field: str, value: str) -> list[dict]:
+    if len(value) > 253:
+        return [_invalid(field, value, "must be no more than 253 characters")]
+    return [] if _full(DNS1123_SUBDOMAIN, value) else [_invalid(field, value, _MSG_SUBDOMAIN)]
+
+
+def _check_label(field: str, value: str) -> list[dict]:
+    if len(value) > 63:
+        return [_invalid(field, value, "must be no more than 63 characters")]
+    return [] if _full(DNS1123_LABEL, value) else [_invalid(field, value, _MSG_LABEL)]
+
+
+def _check_1035(field: str, value: str) -> list[dict]:
+    if len(value) > 63:
+        return [_invalid(field, value, "must be no more than 63 characters")]
+    return [] if _full(DNS1035_LABEL, value) else [_invalid(field, value, _MSG_1035)]
+
+
+def _check_path_segment(field: str, value: str) -> list[dict]:
+    if value in (".", "..") or "/" in value or "%" in value:
+        return [_invalid(field, value, "may not be '.' or '..' and may not contain '/' or '%'")]
+    return []
+
+
+#: kind -> name rule; anything not listed is a DNS-1123 subdomain.
+NAME_RULES: dict[str, Callable[[str, str], list[dict]]] = {
+    "Namespace": _check_label,
+    "Service": _check_1035,
+    "Role": _check_path_segment,
+    "ClusterRole": _check_path_segment,
+    "RoleBinding": _check_path_segment,
+    "ClusterRoleBinding": _check_path_segment,
+}
+
+
+def validate_name(kind: str, name: str, plural_group: str | None = None) -> list[dict]:
+    if not name:
+        return [cause("metadata.name", "Required value: name or generateName is required",
+                      "FieldValueRequired")]
+    causes = NAME_RULES.get(kind, _check_subdomain)("metadata.name", name)
+    if kind == "CustomResourceDefinition" and plural_group and name != plural_group:
+        causes.append(_invalid("metadata.name", name, f"must be spec.names.plural+\".\"+spec.group"))
+    return causes
+
+
+def _check_qualified_key(field: str, key: str) -> list[dict]:
+    prefix, _, name = key.rpartition("/")
+    problems = []
+    if prefix:
+        if len(prefix) > 253 or not _full(DNS1123_SUBDOMAIN, prefix):
+            problems.append("prefix part " + _MSG_SUBDOMAIN)
+    if not name:
+        problems.append("name part must be non-empty")
+    elif len(name) > 63:
+        problems.append("name part must be no more than 63 characters")
+    elif not _full(QUALIFIED_NAME, name):
+        problems.append("name part must consist of alphanumeric characters, '-', '_' or '.', and must "
+                        "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+                        f"'123-abc', regex used for validation is '{QUALIFIED_NAME}')")
+    return [_invalid(field, key, p) for p in problems]
+
+
+def validate_metadata(meta: dict) -> list[dict]:
+    """Labels and annotations, as ``ValidateObjectMeta`` does."""
+    causes: list[dict] = []
+    for key, value in (meta.get("labels") or {}).items():
+        causes += _check_qualified_key("metadata.labels", key)
+        value = "" if value is None else str(value)
+        if len(value) > 63:
+            causes.append(_invalid("metadata.labels", value, "must be no more than 63 characters"))
+        elif not _full(LABEL_VALUE, value):
+            causes.append(_invalid(
+                "metadata.labels", value,
+                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+                "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+                f"'my_value',  or '12345', regex used for validation is '{LABEL_VALUE}')"))
+    annotations = meta.get("annotations") or {}
+    for key in annotations:
+        causes += _check_qualified_key("metadata.annotations", key)
+    if sum(len(k) + len(str(v or "")) for k, v in annotations.items()) > 256 * 1024:
+        causes.append(cause("metadata.annotations", "Too long: must have at most 262144 bytes",
+                            "FieldValueTooLong"))
+    return causes
+
+
+def validate_data_keys(obj: dict) -> list[dict]:
+    """ConfigMap/Secret keys must be valid config keys (``IsConfigMapKey``)."""
+    causes = []
+    for field in ("data", "binaryData", "stringData"):
+        for key in obj.get(field) or {}:
+            if not _full(CONFIG_KEY, key) or len(key) > 253:
+                causes.append(_invalid(f"{field}[{key}]", key,
+                                       "a valid config key must consist of alphanumeric characters, '-', "
+                                       "'_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex "
+                                       f"used for validation is '{CONFIG_KEY}')"))
+    return causes
+
+
+# ---------------------------------------------------------------- immutability
+
+_MISSING = object()
+
+
+def _get(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return _MISSING
+        obj = obj[part]
+    return obj
+
+
+def _immutable(field: str, old: dict, new: dict) -> list[dict]:
+    value = _get(new, field)
+    if value != _get(old, field):
+        shown = "null" if value is _MISSING else value
+        return [cause(field, f"Invalid value: {shown!r}: field is immutable")]
+    return []
+
+
+#: kind -> fields that may not change once set (checked on every update).
+IMMUTABLE: dict[str, tuple[str, ...]] = {
+    "Job": ("spec.selector", "spec.template"),
+    "Deployment": ("spec.selector",),
+    "DaemonSet": ("spec.selector",),
+    "ReplicaSet": ("spec.selector",),
+    "StatefulSet": ("spec.selector",),
+    "Service": ("spec.clusterIP",),
+    "StorageClass": ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"),
+    "RoleBinding": ("roleRef",),
+    "ClusterRoleBinding": ("roleRef",),
+}
+
+STATEFULSET_MUTABLE = ("replicas", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+                       "minReadySeconds", "ordinals")
+
+
+def parse_quantity(value: Any) -> Decimal:
+    """Parse a resource quantity (``10Gi``, ``500M``, ``1.5``, ``100m``)."""
+    text = str(value).strip()
+    m = re.fullmatch(r"([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?", text)
+    if not m:
+        raise ValueError(text)
+    binary = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+    decimal = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": Decimal(10**3),
+               "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
+               "E": Decimal(10**18)}
+    number, suffix = Decimal(m.group(1)), m.group(2)
+    if suffix in binary:
+        return number * binary[suffix]
+    return number * decimal.get(suffix, Decimal(1))
+
+
+def validate_update(kind: str, old: dict, new: dict) -> list[dict]:
+    """Immutable-field rules of the real update strategies."""
+    causes: list[dict] = []
+    for field in IMMUTABLE.get(kind, ()):
+        causes += _immutable(field, old, new)
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if kind == "StatefulSet":
+        changed = {k for k in set(old_spec) | set(new_spec)
+                   if k not in STATEFULSET_MUTABLE and old_spec.get(k) != new_spec.get(k)}
+        if changed - {"selector"}:
+            causes.append(cause("spec", "Forbidden: updates to statefulset spec for fields other than "
+                                "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                                "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                                "FieldValueForbidden"))
+    elif kind == "PersistentVolumeClaim":
+        strip = lambda spec: {k: v for k, v in spec.items() if k != "resources"}  # noqa: E731
+        if strip(old_spec) != strip(new_spec):
+            causes.append(cause("spec", "Forbidden: spec is immutable after creation except "
+                                "resources.requests and volumeAttributesClassName for bound claims",
+                                "FieldValueForbidden"))
+        old_req = _get(old_spec, "resources.requests.storage")
+        new_req = _get(new_spec, "resources.requests.storage")
+        if old_req is not _MISSING and new_req is not _MISSING:
+            try:
+                if parse_quantity(new_req) < parse_quantity(old_req):
+                    causes.append(cause("spec.resources.requests.storage",
+                                        "Forbidden: field can not be less than previous value",
+                                        "FieldValueForbidden"))
+            except ValueError:
+                pass
+    elif kind in ("ConfigMap", "Secret") and old.get("immutable"):
+        if not new.get("immutable"):
+            causes.append(cause("immutable", "Forbidden: field is immutable when `immutable` is set",
+                                "FieldValueForbidden"))
+        for field in ("data", "binaryData"):
+            if old.get(field) != new.get(field):
+                causes.append(cause(field, "Forbidden: field is immutable when `immutable` is set",
+                                    "FieldValueForbidden"))
+    return causes

@@ -1,0 +1,107 @@
+"""Render mode: every inventory (and the OpenShift flavour) rendered to YAML, validated with
+kubernetes-validate --strict at the oldest and newest Kubernetes we support, checked by
+policy, and proven to be what the apply path sends."""
+
+import pathlib
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import BIN, ENVIRONMENTS, failure_messages
+from lib import policy
+
+KUBE_VERSIONS = ["1.31.0", "1.37.0"]
+FLAVOURS = [(env, "kubernetes") for env in ENVIRONMENTS] + [("prod", "openshift")]
+
+
+def render(ansible, env, folder, **extra_vars):
+    run = ansible.playbook("site.yml", env, extra_vars=dict(edp_render_dir=str(folder), **extra_vars))
+    assert run.rc == 0, failure_messages(run)
+    return run
+
+
+def load(folder):
+    return {p: yaml.safe_load(p.read_text()) for p in sorted(pathlib.Path(folder).rglob("*.yaml"))}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Every inventory rendered once for the module: {(env, flavour): folder}."""
+    from conftest import Ansible
+
+    ansible = Ansible(tmp_path_factory.mktemp("render-ansible"))
+    result = {}
+    for env, flavour in FLAVOURS:
+        folder = tmp_path_factory.mktemp("render-%s-%s" % (env, flavour))
+        render(ansible, env, folder, edp_flavour=flavour)
+        result[(env, flavour)] = folder
+    return result
+
+
+@pytest.mark.parametrize("env,flavour", FLAVOURS)
+def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
+    tenants = sorted(p.name for p in rendered[(env, flavour)].iterdir())
+    assert tenants == ["finance", "marketing"]
+    for tenant in tenants:
+        kinds = sorted(doc["kind"] for doc in load(rendered[(env, flavour)] / tenant).values())
+        assert kinds == ["LimitRange", "Namespace", "ResourceQuota", "Secret"], (tenant, kinds)
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("env,flavour", FLAVOURS)
+def test_rendered_objects_are_valid_kubernetes_strict(rendered, env, flavour, kube_version):
+    files = [str(p) for p in sorted(rendered[(env, flavour)].rglob("*.yaml"))]
+    proc = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", "--quiet", "-k", kube_version] + files,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "warn" not in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("env,flavour", FLAVOURS)
+def test_rendered_objects_pass_the_policy_checks(rendered, env, flavour):
+    objects = list(load(rendered[(env, flavour)]).values())
+    assert policy.violations(objects, openshift=flavour == "openshift") == []
+
+
+def test_resources_graduate_from_dev_to_prod(rendered):
+    def quota(env):
+        return load(rendered[(env, "kubernetes")] / "finance")[
+            rendered[(env, "kubernetes")] / "finance" / "02-resourcequota-finance-quota.yaml"]["spec"]["hard"]
+    from ansible_collections.edp.platform.plugins.module_utils.k8s_objects import parse_quantity
+    for field in ("requests.cpu", "requests.memory", "limits.memory", "requests.storage", "pods"):
+        values = [parse_quantity(quota(env)[field]) for env in ENVIRONMENTS]
+        assert values == sorted(values) and values[0] < values[-1], (field, values)
+
+
+def test_rerender_changes_nothing(ansible_offline, tmp_path):
+    render(ansible_offline, "dev", tmp_path)
+    run = render(ansible_offline, "dev", tmp_path)
+    assert run.changed() == 0
+
+
+def test_render_removes_files_of_objects_no_longer_rendered(ansible_offline, tmp_path):
+    render(ansible_offline, "dev", tmp_path)
+    assert (tmp_path / "finance" / "05-secret-edp-registry.yaml").exists()
+    render(ansible_offline, "dev", tmp_path, edp_registry="")
+    assert not (tmp_path / "finance" / "05-secret-edp-registry.yaml").exists()
+    assert (tmp_path / "finance" / "02-resourcequota-finance-quota.yaml").exists()
+
+
+def test_render_mode_needs_no_cluster(ansible_offline, tmp_path):
+    run = render(ansible_offline, "prod", tmp_path, edp_kubeconfig=str(tmp_path / "does-not-exist"))
+    assert run.changed() == 2
+
+
+def test_what_is_rendered_is_what_is_applied(ansible, emulator, tmp_path):
+    """Render mode is the apply path without the apply: the cluster holds exactly the rendered objects."""
+    from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+
+    render(ansible, "dev", tmp_path / "render")
+    run = ansible.playbook("site.yml", "dev")
+    assert run.rc == 0, failure_messages(run)
+    for path, doc in load(tmp_path / "render").items():
+        meta = doc["metadata"]
+        live = emulator.get_object(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace"))
+        assert live is not None, "%s rendered but not applied" % path.name
+        assert ko.is_subset(doc, live), "%s differs from what was applied" % path.name

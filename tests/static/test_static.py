@@ -1,0 +1,153 @@
+"""Static checks: lint, syntax, docs, declarations, packaging. No cluster needed."""
+
+import os
+import pathlib
+import subprocess
+import tarfile
+
+import pytest
+import yaml
+
+from conftest import BIN, COLLECTIONS, ENVIRONMENTS, REPO
+
+PLAYBOOKS = sorted(str(p.relative_to(REPO)) for p in (REPO / "playbooks").glob("*.yml")) + ["site.yml"]
+
+
+def run(*cmd, env=None, cwd=REPO, timeout=300):
+    full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
+                    PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), **(env or {}))
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd, env=full_env,
+                          timeout=timeout)
+
+
+def test_ansible_lint_production_profile_finds_nothing(tmp_path):
+    proc = run(BIN / "ansible-lint", "--profile", "production", "--offline", env={"HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_yamllint_finds_nothing():
+    proc = run(BIN / "yamllint", "--strict", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_playbook_syntax(playbook):
+    proc = run(BIN / "ansible-playbook", "--syntax-check", "-i", "inventories/dev", playbook)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _spec_options():
+    declared = {}
+    for spec_file in (REPO / "roles").glob("*/meta/argument_specs.yml"):
+        specs = yaml.safe_load(spec_file.read_text())["argument_specs"]
+        for entry in specs.values():
+            for name, option in entry.get("options", {}).items():
+                declared[name] = (spec_file.parent.parent.name, option)
+    return declared
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS + ["local"])
+def test_every_inventory_variable_is_declared_in_an_argument_spec(env):
+    declared = _spec_options()
+    undeclared = []
+    for path in sorted((REPO / "inventories" / env).rglob("*.yml")):
+        if "group_vars" not in path.parts and "host_vars" not in path.parts:
+            continue
+        for name in yaml.safe_load(path.read_text()) or {}:
+            if not name.startswith(("ansible_", "vault_")) and name not in declared:
+                undeclared.append("%s: %s" % (path.relative_to(REPO), name))
+    assert undeclared == [], "variables no role declares (a typo is silently ignored otherwise)"
+
+
+@pytest.mark.parametrize("role", sorted(p.name for p in (REPO / "roles").iterdir()))
+def test_role_defaults_match_the_argument_spec(role):
+    """Defaults live in defaults/main.yml and are documented in the spec: both must agree."""
+    defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text()) or {}
+    spec = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    options = spec["argument_specs"]["main"]["options"]
+    assert sorted(defaults) == sorted(n for n, o in options.items() if "default" in o), \
+        "defaults/main.yml and the argument spec declare different variables"
+    for name, value in defaults.items():
+        assert options[name]["default"] == value, "%s: default differs between defaults and spec" % name
+
+
+@pytest.mark.parametrize("role", sorted(p.name for p in (REPO / "roles").iterdir()))
+def test_role_variables_carry_the_role_prefix(role):
+    spec = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    for name in spec["argument_specs"]["main"]["options"]:
+        assert name.startswith(role + "_"), "%s declares %s, outside its prefix" % (role, name)
+
+
+def test_role_readmes_are_generated_from_the_argument_specs():
+    proc = run(BIN / "python", "scripts/role_docs.py", "--check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("plugin_type,name", [
+    ("module", "edp.platform.k8s_apply"),
+    ("filter", "edp.platform.input_errors"),
+])
+def test_plugin_documentation_renders(plugin_type, name):
+    proc = run(BIN / "ansible-doc", "-t", plugin_type, name)
+    assert proc.returncode == 0, proc.stderr
+    assert "EXAMPLES" in proc.stdout and ("RETURN" in proc.stdout or "RETURN VALUES" in proc.stdout)
+
+
+def test_plugin_documentation_is_valid_yaml_with_every_option_described():
+    from ansible_collections.edp.platform.plugins.action.k8s_apply import ARGUMENT_SPEC
+    from ansible_collections.edp.platform.plugins.modules import k8s_apply
+
+    doc = yaml.safe_load(k8s_apply.DOCUMENTATION)
+    yaml.safe_load(k8s_apply.EXAMPLES)
+    yaml.safe_load(k8s_apply.RETURN)
+    assert sorted(doc["options"]) == sorted(ARGUMENT_SPEC), "documented options differ from the plugin's"
+    for name, option in doc["options"].items():
+        assert option.get("description"), name
+        assert option.get("type") == ARGUMENT_SPEC[name]["type"], name
+        assert option.get("default") == ARGUMENT_SPEC[name].get("default"), name
+
+
+def test_changelog_fragments_are_valid():
+    proc = run(BIN / "antsibull-changelog", "lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_nothing_names_a_path_of_a_developer_machine():
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=REPO).stdout.split()
+    offenders = []
+    for name in tracked:
+        path = REPO / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        for needle in ("/work/", "/root/", "/home/", ".pyenv"):
+            if needle in text and name != "tests/static/test_static.py":
+                offenders.append("%s: %s" % (name, needle))
+    assert offenders == []
+
+
+def test_collection_builds_installs_and_runs_site_from_the_installed_copy(tmp_path, ansible_offline):
+    proc = run(BIN / "ansible-galaxy", "collection", "build", "--output-path", tmp_path, REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [tarball] = tmp_path.glob("edp-platform-*.tar.gz")
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    assert "roles/tenant/tasks/main.yml" in names and "plugins/action/k8s_apply.py" in names
+    assert not any(n.startswith((".venv", "collections/", "tests/output")) for n in names)
+    installed = tmp_path / "installed"
+    proc = run(BIN / "ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force", "-p", installed, tarball)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # An inventory outside the checkout, and no ansible.cfg of ours: as a user of the installed collection.
+    outside = tmp_path / "project"
+    outside.mkdir()
+    (outside / "ansible.cfg").write_text("[defaults]\n")
+    render = tmp_path / "render"
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "edp.platform.site", "-i", str(REPO / "inventories" / "dev"),
+         "-e", "edp_render_dir=%s" % render, "-e", "vault_edp_registry_password=from-a-vault-0123"],
+        capture_output=True, text=True, cwd=outside,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_CONFIG=str(outside / "ansible.cfg"),
+                 ANSIBLE_NOCOLOR="1", TMPDIR=str(tmp_path), ANSIBLE_HOME=str(tmp_path / "home"),
+                 PATH="%s:%s" % (BIN, os.environ.get("PATH", ""))))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (render / "finance" / "02-resourcequota-finance-quota.yaml").exists()
