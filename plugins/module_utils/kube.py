@@ -283,12 +283,13 @@ class KubeClient:
                 resp = conn.getresponse()
                 data = resp.read()
                 break
-            except (http.client.HTTPException, ConnectionError) as exc:
-                # A keep-alive connection the server closed: reconnect once.
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                # A keep-alive connection the server closed meanwhile: reconnect once.
                 self.close()
                 if attempt == 2:
-                    raise KubeApiError(0, "ConnectionError", "%s %s: %s" % (method, path, exc))
-            except OSError as exc:
+                    raise KubeApiError(0, "ConnectionError", "cannot reach %s: %s"
+                                       % (self.config.server, exc))
+            except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 raise KubeApiError(0, "ConnectionError", "cannot reach %s: %s"
                                    % (self.config.server, exc))

@@ -22,7 +22,7 @@ CASES = [
      "tenant_limit_range.default['memory']"),
     ("limit-range-missing-max", "dev",
      {"tenant_limit_range": {"default": {"cpu": "1"}, "default_request": {"cpu": "1"}}},
-     "max"),
+     "missing required arguments: max found in tenant_limit_range"),
     ("latest-tag-in-prod", "prod", {"edp_images": {"airflow": "registry.example.com/edp/airflow:latest"}},
      "edp_images['airflow']: 'registry.example.com/edp/airflow:latest' uses the tag 'latest'"),
     ("untagged-image-in-staging", "staging", {"edp_images": {"spark": "registry.example.com/edp/spark"}},
@@ -30,11 +30,14 @@ CASES = [
     ("placeholder-registry-password", "dev", {"tenant_registry_password": "changeme"},
      "tenant_registry_password: is a placeholder"),
     ("empty-registry-user", "dev", {"tenant_registry_username": ""}, "tenant_registry_username: is required"),
-    ("unknown-target", "dev", {"edp_target": "openstack"}, "edp_target"),
-    ("unknown-pod-security-level", "dev", {"tenant_pod_security_level": "privileged"}, "tenant_pod_security_level"),
+    ("unknown-target", "dev", {"edp_target": "openstack"},
+     "value of edp_target must be one of: kubernetes, local, got: openstack"),
+    ("unknown-pod-security-level", "dev", {"tenant_pod_security_level": "privileged"},
+     "value of tenant_pod_security_level must be one of: restricted, baseline, got: privileged"),
     ("bad-label", "dev", {"edp_labels": {"cost-center": "fin 0815"}}, "edp_labels: label 'cost-center' has an invalid value"),
     ("storage-class-not-dns1123", "dev", {"edp_storage_class": "Fast_SSD"}, "edp_storage_class: 'Fast_SSD'"),
     ("quota-wrong-type", "dev", {"tenant_quota": "lots"}, "tenant_quota"),
+    ("negative-wait-timeout-type", "dev", {"edp_wait_timeout": "soon"}, "edp_wait_timeout"),
 ]
 
 

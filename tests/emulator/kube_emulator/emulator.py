@@ -32,6 +32,14 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def default_crd_dir() -> Path:
+    """Where the project keeps upstream CRDs: ``$EDP_CRD_DIR``, else ``<repo>/../shared/crds``."""
+    if os.environ.get("EDP_CRD_DIR"):
+        return Path(os.environ["EDP_CRD_DIR"])
+    repo_root = Path(__file__).resolve().parents[3]  # <repo>/tests/emulator/kube_emulator
+    return repo_root.parent / "shared" / "crds"
+
+
 def load_crds(directory: str | os.PathLike) -> list[dict]:
     """Every ``CustomResourceDefinition`` document in the YAML/JSON files of ``directory``."""
     crds = []
@@ -50,7 +58,7 @@ class Emulator:
                  host: str = "127.0.0.1", port: int = 0, request_log: str | None = None):
         self.registry = Registry()
         self.store = Store()
-        self.schemas = BuiltinSchemas(kube_version)
+        self.schemas = BuiltinSchemas.shared(kube_version)
         self.api = Api(self.registry, self.store, self.schemas)
         self.log = RequestLog(request_log)
         self._host, self._port = host, port

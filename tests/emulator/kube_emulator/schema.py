@@ -383,6 +383,19 @@ def _int64(value: Any) -> bool:
 class BuiltinSchemas:
     """Schemas of the built-in kinds for one Kubernetes minor version (cached)."""
 
+    _shared: dict[str, "BuiltinSchemas"] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, kube_version: str) -> "BuiltinSchemas":
+        """One instance per schema version per process: compiled validators are reused
+        by every emulator (they are immutable once built)."""
+        version = resolve_schema_version(kube_version)
+        with cls._shared_lock:
+            if version not in cls._shared:
+                cls._shared[version] = cls(version)
+            return cls._shared[version]
+
     def __init__(self, kube_version: str):
         self.version = resolve_schema_version(kube_version)
         self._dir = f"kubernetes-json-schema/v{self.version}-local-strict"

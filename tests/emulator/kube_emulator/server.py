@@ -7,7 +7,7 @@ python client reuse connections).  URL layout is the real server's::
     /api  /api/v1  /apis  /apis/{group}  /apis/{group}/{version}
     /api/v1/[namespaces/{ns}/]{resource}[/{name}[/{subresource}]]
     /apis/{group}/{version}/[namespaces/{ns}/]{resource}[/{name}[/{subresource}]]
-    /openapi/v2  /openapi/v3   -> 404 (see README: kubectl falls back)
+    /openapi/v2  /openapi/v3[/...]   minimal documents for kubectl (see openapi.py)
 
 plus the emulator's own ``/_emulator/requests`` (GET: the request log as
 JSON, DELETE: reset), which is not itself logged.
@@ -26,7 +26,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from . import discovery, errors
+from . import discovery, errors, openapi
 from .api import Api, Request, Response
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -158,6 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": path, "query": query, "status": 0,
                  "write": False, "dry_run": query.get("dryRun") == "All",
                  "content_type": self.headers.get("Content-Type")}
+        recorded = False
         try:
             try:
                 request = self._route(path, query, body)
@@ -172,6 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(exc.code, exc.status())
             entry["status"] = response.code
             if response.stream is not None:
+                # A watch may stay open for minutes: log it when it starts.
+                self.server.log.record(entry)
+                recorded = True
                 return self._stream(response)
             return self._send(response.code, response.body, response.content_type, response.warnings)
         except Exception as exc:  # a bug in the emulator: answer 500 like the real server would
@@ -181,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         finally:
             entry["write"] = self.command in WRITE_METHODS and not entry["dry_run"]
-            self.server.log.record(entry)
+            if not recorded:
+                self.server.log.record(entry)
 
     def _emulator_endpoint(self, path: str) -> None:
         if path == "/_emulator/requests" and self.command == "GET":
@@ -234,10 +239,16 @@ class _Handler(BaseHTTPRequestHandler):
             return lambda: (200, discovery.version_info(self.server.schema_version), json_ct)
         if parts in (["healthz"], ["livez"], ["readyz"]):
             return lambda: (200, "ok", "text/plain")
-        if parts and parts[0] == "openapi":
-            # Not served: kubectl then validates with its compiled-in types
-            # and asks the server (fieldValidation) -- see README.
-            return lambda: (404, errors.unknown_path().status(), json_ct)
+        if parts == ["openapi", "v2"]:
+            return lambda: (200, openapi.v2_document(), openapi.PROTOBUF_V2)
+        if parts == ["openapi", "v3"]:
+            return lambda: (200, openapi.v3_discovery(registry), json_ct)
+        if len(parts) >= 4 and parts[:2] == ["openapi", "v3"]:
+            gv = parts[2:]
+            group, version = ("", gv[1]) if gv[0] == "api" and len(gv) == 2 else (
+                (gv[1], gv[2]) if gv[0] == "apis" and len(gv) == 3 else (None, None))
+            doc = openapi.v3_group_version(registry, group, version) if group is not None else None
+            return lambda: (200, doc, json_ct) if doc else (404, errors.unknown_path().status(), json_ct)
         aggregated = discovery.wants_aggregated(accept)
         if parts == ["api"]:
             if aggregated:

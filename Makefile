@@ -1,0 +1,42 @@
+# edp.platform - the two commands users need are `make local` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
+INVENTORY ?= inventories/local
+
+.PHONY: help venv local test lint render bench build docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): requirements.txt requirements-test.txt
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)  ## create .venv with the pinned tools
+
+local: $(STAMP)  ## bring the platform up on this machine (the local target)
+	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY)
+
+test: $(STAMP)  ## every test tier: static, unit, emulator, render, converge, molecule
+	$(PY) -m pytest
+
+lint: $(STAMP)  ## only the static checks
+	$(PY) -m pytest tests/static
+
+render: $(STAMP)  ## write every object of INVENTORY as YAML below render/ (GitOps export)
+	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY) -e edp_render_dir=$(CURDIR)/render
+
+bench: $(STAMP)  ## converge timings against the emulator beside kubectl (prints figures)
+	$(PY) bench/converge.py
+
+build: $(STAMP)  ## the collection tarball
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build .
+
+docs: $(STAMP)  ## regenerate the role README tables from the argument specs
+	$(PY) scripts/role_docs.py
+
+clean:
+	rm -rf build render tests/output .pytest_cache
