@@ -50,7 +50,8 @@ def table(spec):
 
 def generated(role):
     specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
-    return "%s\n%s\n%s" % (BEGIN, table(specs["main"]), END)
+    entry = specs.get("main") or next(iter(specs.values()))
+    return "%s\n%s\n%s" % (BEGIN, table(entry), END)
 
 
 def update(readme, block):

@@ -18,6 +18,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.plugin_utils import roles as role_files
 from ansible_collections.edp.platform.plugins.module_utils.kube import (
     KubeApiError,
     KubeClient,
@@ -91,9 +92,11 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("k8s_apply: " + "; ".join(validation.error_messages))
         args = validation.validated_parameters
         if args["components"]:
-            # The objects each role rendered in this run, left in the fact <role>_k8s_objects.
-            args["objects"] = {c: self._templar.template(task_vars[c + "_k8s_objects"])
-                               for c in args["components"] if c + "_k8s_objects" in task_vars}
+            # Render each role's templates here, in one templar: the objects (Secrets among
+            # them) never pass through facts, and a tenant costs one task, not one per role.
+            variables = role_files.variables(self._loader, ["edp"] + args["components"], task_vars)
+            args["objects"] = {c: role_files.render_objects(self._loader, self._templar, c, variables)
+                               for c in args["components"]}
         args = ko.plain(args)
         groups = self._groups(args)
         labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_PART_OF: "edp",

@@ -44,9 +44,11 @@ options:
     type: raw
   components:
     description:
-      - Apply what these roles rendered in this run, a whole tenant at once (as site.yml does)
-        - each role leaves its objects in the fact C(<role>_k8s_objects). Roles that did not
-        run (for example with C(--tags)) are left out, and so are left out of the prune.
+      - Render and apply these roles' objects, a whole tenant at once (as site.yml does).
+      - Each role lists its templates, one object per file, in C(<role>_k8s_templates) in its
+        C(vars/main.yml); they are rendered with the role's documented defaults, the host's
+        variables and the role's vars, in this task - the objects (Secrets among them) never
+        pass through facts. Only these components are pruned.
     type: list
     elements: str
   component:

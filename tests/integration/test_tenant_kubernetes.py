@@ -52,7 +52,7 @@ def test_rerun_changes_nothing_and_sends_no_write(ansible, emulator):
     run = converge(ansible)
     assert run.changed() == 0
     assert emulator.writes() == [], "a rerun with nothing to change wrote: %s" % emulator.writes()
-    apply = run.task_results("Apply the tenant's objects in one call")
+    apply = run.task_results("Render and apply every role's objects in one call")
     assert apply["finance"]["counts"] == {"unchanged": 4}
     assert apply["finance"]["requests"]["writes"] == 0
 
@@ -106,7 +106,7 @@ def test_an_object_no_longer_rendered_is_pruned(ansible, emulator):
     converge(ansible)
     run = converge(ansible, extra_vars={"edp_registry": ""})
     assert emulator.get_object("v1", "Secret", "edp-registry", "finance-dev") is None
-    apply = run.task_results("Apply the tenant's objects in one call")["finance"]
+    apply = run.task_results("Render and apply every role's objects in one call")["finance"]
     assert {"kind": "Secret", "name": "edp-registry", "namespace": "finance-dev", "action": "deleted"} \
         in apply["objects"]
     assert emulator.get_object("v1", "Namespace", "finance-dev") is not None

@@ -1,0 +1,61 @@
+#!/usr/bin/python
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Documentation of the validate action plugin (the work is done in plugins/action/validate.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: validate
+short_description: Validate the inventory for several roles at once, before anything is changed
+version_added: 0.1.0
+description:
+  - Applies each role's argument spec (C(meta/argument_specs.yml), entry point C(main)) to the
+    host's variables, with the spec's defaults where a variable is not set, as Ansible's role
+    argument validation does.
+  - Then runs the role's C(<role>_input_checks) from its C(vars/main.yml) - DNS-1123 names,
+    Kubernetes quantities, pinned images, labels, required secrets (see the
+    P(edp.platform.input_errors#filter) filter).
+  - Reports every problem of every role in one message, each naming the variable. Secret
+    values are never part of a message.
+  - site.yml runs it once per tenant for all its roles, so a bad inventory fails before the
+    first object is rendered, and the roles themselves skip their per-role validation tasks.
+author:
+  - edp.platform contributors
+options:
+  roles:
+    description:
+      - Names of the collection's roles whose inputs to check (for example C([edp, tenant])).
+    type: list
+    elements: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Validate every role's inputs for this tenant
+  edp.platform.validate:
+    roles: [edp, tenant]
+"""
+
+RETURN = r"""
+errors:
+  description: One message per problem, naming the variable.
+  returned: failed
+  type: list
+  elements: str
+  sample: ["tenant_quota['requests.cpu']: '2 cores' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)"]
+msg:
+  description: What was checked, or every problem in one line.
+  returned: always
+  type: str
+"""
+
+if __name__ == "__main__":
+    raise SystemExit("validate is an action plugin: run it as a task, not as a script")

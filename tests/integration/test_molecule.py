@@ -1,0 +1,17 @@
+"""`molecule test` works, as users expect: the kubernetes scenario against the emulator."""
+
+import os
+import subprocess
+
+from conftest import BIN, COLLECTIONS, REPO
+
+
+def test_molecule_kubernetes_scenario_passes(tmp_path):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), HOME=str(tmp_path), TMPDIR=str(tmp_path),
+               ANSIBLE_NOCOLOR="1", NO_COLOR="1", PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+    proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "kubernetes"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    recap = output[output.rindex("SCENARIO RECAP"):]
+    assert "successful=8" in recap and "failed=0" in recap, recap
