@@ -1,6 +1,9 @@
 """CRUD verbs: status codes and Status bodies like the real API server."""
 
-from support import configmap, deployment
+import time
+
+from kube_emulator import Emulator
+from support import Http, configmap, deployment
 
 CM = "/api/v1/namespaces/default/configmaps"
 
@@ -106,13 +109,28 @@ def test_delete_with_invalid_propagation_policy_is_400(http):
     assert http.delete(f"{CM}/a", query={"propagationPolicy": "Foreground"}).status == 200
 
 
-def test_deleting_a_namespace_deletes_its_contents(http, emu):
+def test_deleting_a_namespace_terminates_it_then_deletes_its_contents(http, emu):
     http.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
     http.post("/api/v1/namespaces/team/configmaps", configmap("a", namespace="team"))
     reply = http.delete("/api/v1/namespaces/team")
     assert reply.status == 200 and reply.body["status"]["phase"] == "Terminating"
+    # Like the namespace controller: contents stay deletable for a moment, new ones are refused.
+    refused = http.post("/api/v1/namespaces/team/configmaps", configmap("b", namespace="team"))
+    assert refused.status == 403 and "being terminated" in refused.body["message"]
+    deadline = time.monotonic() + 5
+    while http.get("/api/v1/namespaces/team").status != 404:
+        assert time.monotonic() < deadline, "namespace was never removed"
+        time.sleep(0.05)
     assert emu.get_object("v1", "ConfigMap", "a", "team") is None
-    assert http.get("/api/v1/namespaces/team").status == 404
+
+
+def test_namespace_deletion_delay_zero_cascades_within_the_request():
+    with Emulator(namespace_deletion_delay=0) as emu:
+        http = Http(emu.url)
+        http.post("/api/v1/namespaces/default/configmaps", configmap("a"))
+        assert http.delete("/api/v1/namespaces/default").status == 200
+        assert http.get("/api/v1/namespaces/default").status == 404
+        assert emu.get_object("v1", "ConfigMap", "a", "default") is None
 
 
 def test_generate_name_creates_unique_names(http):

@@ -177,3 +177,20 @@ def test_patch_with_unsupported_content_type_is_415(http, web):
 
 def test_patch_of_missing_object_is_404(http):
     assert http.patch(f"{CM}/nope", {"data": {}}, MERGE).status == 404
+
+
+def test_strategic_merge_service_ports_by_port_and_volume_mounts_by_mount_path(http, web):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+           "spec": {"ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]}}
+    path = "/api/v1/namespaces/default/services"
+    http.post(path, svc)
+    reply = http.patch(f"{path}/s", {"spec": {"ports": [{"port": 443, "targetPort": 8443}]}}, SMP)
+    assert [(p["port"], p["targetPort"]) for p in reply.body["spec"]["ports"]] == [(80, 80), (443, 8443)]
+
+    mounts = {"spec": {"template": {"spec": {"containers": [{"name": "app", "volumeMounts": [
+        {"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b"}]}]}}}}
+    http.patch(f"{DEP}/web", mounts, SMP)
+    change = {"spec": {"template": {"spec": {"containers": [{"name": "app", "volumeMounts": [
+        {"mountPath": "/b", "readOnly": True}]}]}}}}
+    app = http.patch(f"{DEP}/web", change, SMP).body["spec"]["template"]["spec"]["containers"][0]
+    assert app["volumeMounts"] == [{"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b", "readOnly": True}]

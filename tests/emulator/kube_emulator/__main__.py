@@ -23,11 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", help="write a kubeconfig pointing at the server")
     parser.add_argument("--ready-file", help='write {"url": ..., "port": ...} once listening')
     parser.add_argument("--request-log", help="append one JSON line per request to this file")
+    parser.add_argument("--namespace-deletion-delay", type=float, default=0.5,
+                        help="seconds a deleted namespace stays Terminating (0: removed at once)")
     args = parser.parse_args(argv)
 
     try:
         emulator = Emulator(kube_version=args.kube_version, crd_dirs=args.crd_dir, host=args.host,
-                            port=args.port, request_log=args.request_log)
+                            port=args.port, request_log=args.request_log,
+                            namespace_deletion_delay=args.namespace_deletion_delay)
     except ValueError as exc:
         parser.error(str(exc))
     emulator.start()

@@ -29,6 +29,7 @@ import base64
 import copy
 import json
 import secrets
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from . import apply as ssa
 from . import controllers, defaults, errors, patch, selectors, validation
 from .apply import ManagedFields, field_values, manager_from_user_agent, now
 from .resources import Registry, ResourceType
-from .schema import BuiltinSchemas, KindSchema, crd_kind_schema, prune_unknown
+from .schema import ANY, BuiltinSchemas, KindSchema, crd_kind_schema, prune_unknown
 from .store import Store
 
 PATCH_JSON = "application/json-patch+json"
@@ -140,11 +141,16 @@ def decode_body(body: bytes, content_type: str) -> tuple[Any, list[str]]:
 
 
 class Api:
-    def __init__(self, registry: Registry, store: Store, builtin: BuiltinSchemas):
+    def __init__(self, registry: Registry, store: Store, builtin: BuiltinSchemas,
+                 namespace_deletion_delay: float = 0.5):
         self.registry = registry
         self.store = store
         self.builtin = builtin
         self.ips = defaults.ClusterIPAllocator()
+        # Like the namespace controller, empty and remove a deleted namespace
+        # a moment later (0: synchronously, within the DELETE request).
+        self.namespace_deletion_delay = namespace_deletion_delay
+        self._timers: list[threading.Timer] = []
         self._crd_schemas: dict[tuple[str | None, str], tuple[dict | None, KindSchema]] = {}
 
     # -- schema lookup ------------------------------------------------------------
@@ -293,11 +299,7 @@ class Api:
         obj, dups = self._decode_object(req)
         with self.store.lock:
             old = self._get_or_404(req)
-            rv = obj["metadata"].get("resourceVersion")
-            if rv and rv != old["metadata"].get("resourceVersion"):
-                raise errors.conflict(req.rtype.qualified(), "", req.name or "",
-                                      "the object has been modified; please apply your changes to the "
-                                      "latest version and try again")
+            self._check_resource_version(req, obj, old)
             warnings = self._field_validation(req, obj, dups)
             new = self._admit(req, old, obj, track_manager=True)
             return self._persist(req, old, new, warnings)
@@ -321,15 +323,11 @@ class Api:
                 patched = patch.merge_patch(old, body)
             else:
                 schema = self.schema_for(req.rtype)
-                patched = patch.strategic_merge_patch(old, body, schema.root if schema else ssa.ANY)
+                patched = patch.strategic_merge_patch(old, body, schema.root if schema else ANY)
             if not isinstance(patched, dict):
                 raise errors.ApiError(422, "Invalid", "patched object is not a JSON object")
             self._check_identity(req, patched)
-            rv = (patched.get("metadata") or {}).get("resourceVersion")
-            if rv and rv != old["metadata"].get("resourceVersion"):
-                raise errors.conflict(req.rtype.qualified(), "", req.name or "",
-                                      "the object has been modified; please apply your changes to the "
-                                      "latest version and try again")
+            self._check_resource_version(req, patched, old)
             warnings = self._field_validation(req, patched, dups)
             new = self._admit(req, old, patched, track_manager=True)
             return self._persist(req, old, new, warnings)
@@ -361,9 +359,10 @@ class Api:
             schema = self.schema_for(req.rtype)
             on_status = req.subresource == "status"
             merged = ssa.server_side_apply(
-                old, applied, schema.root if schema else ssa.ANY, manager,
+                old, applied, schema.root if schema else ANY, manager,
                 _truthy(req.query.get("force")), req.rtype.api_version,
-                include_status=on_status or not req.rtype.has_status, qualified=req.rtype.qualified())
+                include_status=on_status or not req.rtype.has_status, plural=req.rtype.plural,
+                group=req.rtype.group)
             merged.setdefault("apiVersion", req.rtype.api_version)
             merged.setdefault("kind", req.rtype.kind)
             new = self._admit(req, old, merged, track_manager=False)
@@ -417,9 +416,27 @@ class Api:
         if req.name is not None and req.method != "POST":
             meta["name"] = req.name
 
+    @staticmethod
+    def _check_resource_version(req: Request, obj: dict, old: dict) -> None:
+        """A ``metadata.resourceVersion`` in an update is an optimistic-concurrency precondition."""
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"].get("resourceVersion"):
+            raise errors.conflict(req.rtype.plural, req.rtype.group, req.name or "",
+                                  "the object has been modified; please apply your changes to the "
+                                  "latest version and try again")
+
     def _require_namespace(self, req: Request) -> None:
-        if req.rtype.namespaced and not self.store.get(NAMESPACES, "", req.namespace or ""):
+        """Namespaced creates need an existing, non-terminating namespace (NamespaceLifecycle)."""
+        if not req.rtype.namespaced:
+            return
+        namespace = self.store.get(NAMESPACES, "", req.namespace or "")
+        if namespace is None:
             raise errors.not_found("namespaces", "", req.namespace or "")
+        if namespace["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403, "Forbidden", f'{req.rtype.qualified()} "{req.name}" is forbidden: unable to create new '
+                f"content in namespace {req.namespace} because it is being terminated",
+                {"name": req.name, "group": req.rtype.group, "kind": req.rtype.plural})
 
     def _field_validation(self, req: Request, obj: dict, duplicates: list[str]) -> list[str]:
         """Unknown and duplicate fields per ``fieldValidation`` (default Warn); prunes ``obj``."""
@@ -483,7 +500,7 @@ class Api:
             controllers.reconcile_status(rtype.group, rtype.kind, new, (old or {}).get("status"))
         if track_manager and not on_status:
             schema = self.schema_for(rtype)
-            node = schema.root if schema else ssa.ANY
+            node = schema.root if schema else ANY
             include_status = not rtype.has_status
             managed = ManagedFields(meta.get("managedFields"))
             managed.record_update(
@@ -504,6 +521,8 @@ class Api:
             plural_group = f'{(spec.get("names") or {}).get("plural")}.{spec.get("group")}'
         causes = validation.validate_name(rtype.kind, name, plural_group)
         causes += validation.validate_metadata(meta)
+        if not rtype.is_custom:
+            causes += validation.validate_enums(rtype.kind, new)
         if rtype.kind in ("ConfigMap", "Secret") and not rtype.group:
             causes += validation.validate_data_keys(new)
         schema = self.schema_for(rtype)
@@ -551,21 +570,50 @@ class Api:
             pre = options.get("preconditions") or {}
             for key in ("uid", "resourceVersion"):
                 if pre.get(key) and pre[key] != old["metadata"].get(key):
-                    raise errors.conflict(req.rtype.qualified(), "", req.name or "",
+                    raise errors.conflict(req.rtype.plural, req.rtype.group, req.name or "",
                                           f"Precondition failed: {key}: {pre[key]}, "
                                           f"{key} in object meta: {old['metadata'].get(key)}")
             if req.dry_run:
                 return Response(200, self._present(old, req.rtype))
+            if req.rtype.store_key == NAMESPACES:
+                return Response(200, self._present(self._terminate_namespace(old), req.rtype))
             gone = self._remove(req.rtype, old)
-        if req.rtype.store_key == NAMESPACES:
-            gone["metadata"]["deletionTimestamp"] = now()
-            gone.setdefault("status", {})["phase"] = "Terminating"
-            return Response(200, self._present(gone, req.rtype))
         if req.rtype.kind == "Pod" and not req.rtype.group:
             return Response(200, self._present(gone, req.rtype))
         return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "details": {"name": req.name, "group": req.rtype.group,
                                           "kind": req.rtype.plural, "uid": old["metadata"].get("uid")}})
+
+    def _terminate_namespace(self, namespace: dict) -> dict:
+        """Mark a namespace Terminating; its contents and it go after the deletion delay."""
+        meta = namespace["metadata"]
+        if not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = now()
+            meta["deletionGracePeriodSeconds"] = 0
+            namespace.setdefault("status", {})["phase"] = "Terminating"
+            meta["resourceVersion"] = str(self.store.next_rv())
+            namespace = self.store.put(NAMESPACES, namespace, "MODIFIED")
+        if self.namespace_deletion_delay <= 0:
+            self._finalize_namespace(meta["name"], meta["uid"])
+        else:
+            timer = threading.Timer(self.namespace_deletion_delay, self._finalize_namespace,
+                                    (meta["name"], meta["uid"]))
+            timer.daemon = True
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+            timer.start()
+        return namespace
+
+    def _finalize_namespace(self, name: str, uid: str) -> None:
+        ns_type = self.registry.lookup("", "v1", "namespaces")
+        with self.store.lock:
+            namespace = self.store.get(NAMESPACES, "", name)
+            if namespace is not None and namespace["metadata"].get("uid") == uid and ns_type is not None:
+                self._remove(ns_type, namespace)
+
+    def stop(self) -> None:
+        """Cancel pending namespace finalizations (the emulator is going away)."""
+        for timer in self._timers:
+            timer.cancel()
 
     def _remove(self, rtype: ResourceType, obj: dict) -> dict:
         """Delete one object with the real server's cascades (namespace contents, CRD objects)."""

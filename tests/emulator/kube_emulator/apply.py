@@ -39,6 +39,7 @@ from .schema import ANY, Node
 
 Path = tuple[str, ...]
 _ENTRY = object()  # marker value for list-map / set element paths
+_MISSING = object()
 
 #: metadata fields the server sets itself; never owned by a manager.
 _SERVER_META = {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
@@ -218,9 +219,6 @@ class ManagedFields:
         return out
 
 
-_MISSING = object()
-
-
 # ------------------------------------------------------------ server-side apply
 
 
@@ -297,7 +295,7 @@ def _remove_path(obj: Any, path: Path, node: Node) -> None:
 
 
 def server_side_apply(live: dict | None, applied: dict, node: Node, manager: str, force: bool,
-                      api_version: str, include_status: bool, qualified: str) -> dict:
+                      api_version: str, include_status: bool, plural: str, group: str) -> dict:
     """Apply ``applied`` as ``manager``; return the new object (managedFields set)."""
     applied = _drop_nulls(applied)
     applied.get("metadata", {}).pop("managedFields", None)
@@ -321,7 +319,7 @@ def server_side_apply(live: dict | None, applied: dict, node: Node, manager: str
         raise errors.ApiError(
             409, "Conflict",
             f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}: {lines}",
-            {"name": name, "kind": qualified, "causes": causes})
+            {"name": name, "group": group, "kind": plural, "causes": causes})
     for entry, path in conflicts:
         entry["_paths"].discard(path)
         entry["_touched"] = True
@@ -333,8 +331,12 @@ def server_side_apply(live: dict | None, applied: dict, node: Node, manager: str
     others: set[Path] = set()
     for entry in managed.owners_except(manager, "Apply"):
         others |= entry["_paths"]
-    for path in sorted(previous - applied_fields.keys() - others, key=len, reverse=True):
-        _remove_path(merged, path, node)
+    stale = previous - applied_fields.keys() - others
+    for path in stale:
+        # Removing an element removes its fields too; its fields alone would
+        # leave an element the applier no longer wants (and lose its key).
+        if not any(path[:i] in stale for i in range(1, len(path))):
+            _remove_path(merged, path, node)
 
     # Fields now set by the applier leave other Update managers if the value changed.
     merged_fields = field_values(merged, node, include_status)

@@ -55,11 +55,14 @@ def load_crds(directory: str | os.PathLike) -> list[dict]:
 
 class Emulator:
     def __init__(self, kube_version: str = "1.31", crd_dirs: Iterable[str | os.PathLike] = (),
-                 host: str = "127.0.0.1", port: int = 0, request_log: str | None = None):
+                 host: str = "127.0.0.1", port: int = 0, request_log: str | None = None,
+                 namespace_deletion_delay: float = 0.5):
+        """``namespace_deletion_delay``: seconds a deleted namespace stays Terminating
+        before it and its contents are removed (0: removed within the DELETE)."""
         self.registry = Registry()
         self.store = Store()
         self.schemas = BuiltinSchemas.shared(kube_version)
-        self.api = Api(self.registry, self.store, self.schemas)
+        self.api = Api(self.registry, self.store, self.schemas, namespace_deletion_delay)
         self.log = RequestLog(request_log)
         self._host, self._port = host, port
         self._server = None
@@ -78,11 +81,12 @@ class Emulator:
     def start(self) -> "Emulator":
         self._server = make_server(self._host, self._port, self.api, self.log, self.schemas.version)
         self._thread = threading.Thread(target=self._server.serve_forever, name="kube-emulator",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self.api.stop()
         self.store.close()
         if self._server is not None:
             self._server.shutdown()
@@ -153,7 +157,7 @@ class Emulator:
         rtype = self.registry.by_kind(api_version, kind)
         if rtype is None:
             return None
-        obj = self.store.get(rtype.store_key, namespace or "" if rtype.namespaced else "", name)
+        obj = self.store.get(rtype.store_key, (namespace or "") if rtype.namespaced else "", name)
         if obj is not None:
             obj["apiVersion"] = rtype.api_version
         return obj

@@ -209,10 +209,7 @@ def _merge_map(original: dict, patch: dict, node: Node) -> dict:
 
 def _merge_value(original: Any, patch: Any, node: Node) -> Any:
     if isinstance(patch, dict):
-        if node.shape == "any" and node is ANY:
-            # Unknown territory (no schema): strategic merge degrades to a JSON merge.
-            base = original if isinstance(original, dict) else {}
-            return _merge_map(copy.deepcopy(base), patch, ANY)
+        # (Without schema information -- ANY -- this degrades to a JSON merge.)
         if "replace" in node.patch_strategy.split(",") and "retainKeys" not in node.patch_strategy:
             return _strip_directives(patch)
         base = original if isinstance(original, dict) else {}

@@ -165,14 +165,15 @@ class _Compiler:
         if "$ref" in raw and self._resolve is not None:
             target, compiler = self._resolve(raw)
             base = compiler.compile(target)
-            node = base.with_overrides(**self._extensions(raw, base))
+            node = base.with_overrides(**self._extensions(raw))
         else:
             node = self._build(raw)
         self._memo[key] = node
         return node
 
     @staticmethod
-    def _extensions(raw: dict, base: Node) -> dict[str, Any]:
+    def _extensions(raw: dict) -> dict[str, Any]:
+        """Node attributes taken from ``x-kubernetes-*`` extensions and ``default``."""
         ext: dict[str, Any] = {}
         if "x-kubernetes-patch-strategy" in raw:
             ext["patch_strategy"] = raw["x-kubernetes-patch-strategy"]
@@ -191,7 +192,7 @@ class _Compiler:
     def _build(self, raw: dict) -> Node:
         node = Node()
         node._compile = self.compile
-        for attr, value in self._extensions(raw, node).items():
+        for attr, value in self._extensions(raw).items():
             setattr(node, attr, value)
         types = _types(raw)
         if raw.get("x-kubernetes-int-or-string"):
@@ -204,8 +205,7 @@ class _Compiler:
             node.shape = "struct"
             node._props_raw = raw.get("properties") or {}
             if raw.get("x-kubernetes-preserve-unknown-fields"):
-                node.shape = "struct"
-                node.additional = ANY
+                node.additional = ANY  # declared fields typed, anything else kept
         elif isinstance(raw.get("additionalProperties"), dict):
             node.shape = "map"
             node.additional = self.compile(raw["additionalProperties"])

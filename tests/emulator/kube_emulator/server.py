@@ -158,35 +158,31 @@ class _Handler(BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": path, "query": query, "status": 0,
                  "write": False, "dry_run": query.get("dryRun") == "All",
                  "content_type": self.headers.get("Content-Type")}
-        recorded = False
         try:
-            try:
-                request = self._route(path, query, body)
-                if callable(request):
-                    code, payload, ctype = request()
-                    entry["status"] = code
-                    return self._send(code, payload, ctype)
-                response = self.server.api.handle(request)
-                entry["dry_run"] = request.dry_run
-            except errors.ApiError as exc:
-                entry["status"] = exc.code
-                return self._send(exc.code, exc.status())
-            entry["status"] = response.code
-            if response.stream is not None:
-                # A watch may stay open for minutes: log it when it starts.
-                self.server.log.record(entry)
-                recorded = True
-                return self._stream(response)
-            return self._send(response.code, response.body, response.content_type, response.warnings)
+            response = self._respond(path, query, body, entry)
         except Exception as exc:  # a bug in the emulator: answer 500 like the real server would
-            entry["status"] = 500
             err = errors.ApiError(500, "InternalError", f"Internal error occurred: {exc!r}")
-            self._send(500, err.status())
-            raise
-        finally:
-            entry["write"] = self.command in WRITE_METHODS and not entry["dry_run"]
-            if not recorded:
-                self.server.log.record(entry)
+            response = Response(500, err.status())
+            self.server.handle_error(self.request, self.client_address)
+        entry["status"] = response.code
+        entry["write"] = self.command in WRITE_METHODS and not entry["dry_run"]
+        # Logged before answering, so a client that got its reply sees it in the log.
+        self.server.log.record(entry)
+        if response.stream is not None:
+            return self._stream(response)
+        self._send(response.code, response.body, response.content_type, response.warnings)
+
+    def _respond(self, path: str, query: dict[str, str], body: bytes, entry: dict[str, Any]) -> Response:
+        try:
+            request = self._route(path, query, body)
+            if callable(request):
+                code, payload, ctype = request()
+                return Response(code, payload, content_type=ctype)
+            response = self.server.api.handle(request)
+            entry["dry_run"] = request.dry_run  # dryRun may also come from DeleteOptions
+            return response
+        except errors.ApiError as exc:
+            return Response(exc.code, exc.status())
 
     def _emulator_endpoint(self, path: str) -> None:
         if path == "/_emulator/requests" and self.command == "GET":

@@ -14,7 +14,7 @@ import collections
 import copy
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 StoreKey = tuple[str, str]  # (group, plural)
 

@@ -143,6 +143,78 @@ def validate_data_keys(obj: dict) -> list[dict]:
     return causes
 
 
+# ------------------------------------------------------------ enumerated values
+
+_POD_TEMPLATE_ENUMS = {
+    "containers[*].imagePullPolicy": ("Always", "IfNotPresent", "Never"),
+    "containers[*].ports[*].protocol": ("TCP", "UDP", "SCTP"),
+    "initContainers[*].imagePullPolicy": ("Always", "IfNotPresent", "Never"),
+    "dnsPolicy": ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"),
+}
+
+
+def _pod_enums(prefix: str, restart: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    table = {f"{prefix}.{path}": values for path, values in _POD_TEMPLATE_ENUMS.items()}
+    table[f"{prefix}.restartPolicy"] = restart
+    return table
+
+
+_ANY_RESTART = ("Always", "OnFailure", "Never")
+
+#: kind -> {field path ([*] = every list element): allowed values}.  The
+#: OpenAPI schemas carry no enums for these; the real server checks them in
+#: its Go validation.
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Service": {"spec.type": ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"),
+                "spec.ports[*].protocol": ("TCP", "UDP", "SCTP"),
+                "spec.sessionAffinity": ("None", "ClientIP")},
+    "Pod": _pod_enums("spec", _ANY_RESTART),
+    "Deployment": {"spec.strategy.type": ("RollingUpdate", "Recreate"),
+                   **_pod_enums("spec.template.spec", ("Always",))},
+    "StatefulSet": {"spec.podManagementPolicy": ("OrderedReady", "Parallel"),
+                    "spec.updateStrategy.type": ("RollingUpdate", "OnDelete"),
+                    **_pod_enums("spec.template.spec", ("Always",))},
+    "DaemonSet": {"spec.updateStrategy.type": ("RollingUpdate", "OnDelete"),
+                  **_pod_enums("spec.template.spec", ("Always",))},
+    "ReplicaSet": _pod_enums("spec.template.spec", ("Always",)),
+    "Job": _pod_enums("spec.template.spec", ("OnFailure", "Never")),
+    "CronJob": {"spec.concurrencyPolicy": ("Allow", "Forbid", "Replace"),
+                **_pod_enums("spec.jobTemplate.spec.template.spec", ("OnFailure", "Never"))},
+    "PersistentVolumeClaim": {"spec.accessModes[*]": ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany",
+                                                      "ReadWriteOncePod"),
+                              "spec.volumeMode": ("Filesystem", "Block")},
+}
+
+
+def _values_at(obj: Any, path: str, prefix: str = "") -> list[tuple[str, Any]]:
+    """``(concrete path, value)`` for every match of ``path`` (``[*]`` fans out over lists)."""
+    if not path:
+        return [(prefix, obj)]
+    head, _, rest = path.partition(".")
+    fan = head.endswith("[*]")
+    key = head[:-3] if fan else head
+    if not isinstance(obj, dict) or key not in obj or obj[key] is None:
+        return []
+    here = f"{prefix}.{key}" if prefix else key
+    if not fan:
+        return _values_at(obj[key], rest, here)
+    out = []
+    for i, item in enumerate(obj[key] if isinstance(obj[key], list) else []):
+        out += _values_at(item, rest, f"{here}[{i}]")
+    return out
+
+
+def validate_enums(kind: str, obj: dict) -> list[dict]:
+    causes = []
+    for path, allowed in ENUMS.get(kind, {}).items():
+        for field, value in _values_at(obj, path):
+            if value not in allowed:
+                supported = ", ".join(f'"{a}"' for a in allowed)
+                causes.append(cause(field, f'Unsupported value: "{value}": supported values: {supported}',
+                                    "FieldValueNotSupported"))
+    return causes
+
+
 # ---------------------------------------------------------------- immutability
 
 _MISSING = object()
