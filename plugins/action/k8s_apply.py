@@ -10,6 +10,7 @@ we created earlier and no longer render. Documentation: plugins/modules/k8s_appl
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 import yaml
@@ -56,8 +57,20 @@ APPLY = "application/apply-patch+yaml"
 READY_KINDS = {"Deployment", "StatefulSet", "Job"}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (config files in ConfigMaps) as literal blocks, as people write them."""
+
+
+def _str(dumper, value):
+    style = "|" if "\n" in value and not any(c in value for c in "\t\r") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def _dump(obj):
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 def is_ready(obj):
@@ -282,6 +295,8 @@ class ActionModule(ActionBase):
                            % (obj["apiVersion"], obj["kind"]))
                 continue
             current = live.get(ko.key(obj))
+            # Secret keys to generate: read back from the cluster, or made once (never shown).
+            generated = ko.fill_generated(obj, current, lambda: secrets.token_urlsafe(24))
             if ko.in_sync(obj, current):
                 self._note(obj, "unchanged")
                 applied.append((obj, res))
@@ -296,7 +311,7 @@ class ActionModule(ActionBase):
                 after = self._server_side_apply(obj, res, path, query)
                 action = "created" if client.last_status == 201 else action
             self._diff(current, after)
-            self._note(obj, action)
+            self._note(obj, action, **({"generated": generated} if generated else {}))
             applied.append((obj, res))
         if args["prune"]:
             self._prune(live, desired, components)

@@ -21,7 +21,8 @@ description:
   - "Checks: C(dns1123_label), C(dns1123_subdomain), C(quantity), C(quantities) (a mapping
     of quantities), C(image), C(images) (a mapping of images; with C(pinned=true) the tag
     C(latest) and untagged images are refused), C(secret) (present and not a placeholder), C(required) (not empty),
-    C(labels) (valid Kubernetes label keys and values), C(absolute_path)."
+    C(labels) (valid Kubernetes label keys and values), C(absolute_path), C(pg_identifier)
+    (a PostgreSQL name that needs no quoting)."
 options:
   _input:
     description: The checks.
@@ -56,6 +57,7 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 IMAGE = re.compile(
     r"^(?P<name>(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$")
+PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 PLACEHOLDERS = {"changeme", "change-me", "change_me", "password", "secret", "xxx", "todo", "replace-me"}
 
 
@@ -138,6 +140,8 @@ def check_one(check):
         "quantity": _quantity_problem,
         "image": lambda v: _image_problem(v, pinned),
         "labels": _labels_problem,
+        "pg_identifier": lambda v: None if isinstance(v, str) and PG_IDENTIFIER.match(v)
+        else "%r is not a plain PostgreSQL name (lowercase letters, digits and '_', at most 63)" % (v,),
         "absolute_path": lambda v: None if isinstance(v, str) and v.startswith("/")
         else "%r is not an absolute path" % (v,),
     }

@@ -21,6 +21,8 @@ LABEL_TENANT = "edp.platform/tenant"
 LABEL_ENVIRONMENT = "edp.platform/environment"
 LABEL_ROLE = "edp.platform/role"
 ANNOTATION_HASH = "edp.platform/applied-hash"
+# On a Secret: comma-separated data keys to generate on first apply and keep afterwards.
+ANNOTATION_GENERATE = "edp.platform/generate"
 
 # Apply order: what others depend on first (namespace, its policy and identity, then
 # configuration, storage and networking, then workloads, then what watches workloads).
@@ -145,6 +147,30 @@ def secret_data_to_base64(obj):
     for name, value in result.pop("stringData").items():
         data[name] = base64.b64encode(str(value).encode()).decode()
     return result
+
+
+def fill_generated(desired, live, generate):
+    """Give a Secret's ``edp.platform/generate`` keys a value when the inventory gave none.
+
+    A key the live Secret already holds keeps its value (read back, so reruns change
+    nothing); a key it lacks gets ``generate()`` (base64-encoded), once. A value rendered
+    from the inventory always wins. Returns the names of the keys generated now.
+    """
+    keys = (desired.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_GENERATE)
+    if desired.get("kind") != "Secret" or not keys:
+        return []
+    data = desired.setdefault("data", {})
+    current = (live or {}).get("data") or {}
+    generated = []
+    for name in (k.strip() for k in keys.split(",") if k.strip()):
+        if name in data:
+            continue
+        if name in current:
+            data[name] = current[name]
+        else:
+            data[name] = base64.b64encode(generate().encode()).decode()
+            generated.append(name)
+    return generated
 
 
 def content_hash(obj):

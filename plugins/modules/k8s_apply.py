@@ -28,6 +28,11 @@ description:
     deleted, only reported as C(orphaned).
   - Custom resources whose CRD is not installed are skipped and reported as C(skipped).
   - A Job whose template changed is deleted and created again (its spec is immutable).
+  - A Secret annotated C(edp.platform/generate) (comma-separated data keys) gets a random
+    value for each listed key that the rendered object does not set - read back from the
+    live Secret when it has one, generated once otherwise - so passwords the inventory does not
+    give are made on the first run and kept on every later run. Render mode writes no
+    generated value.
   - With O(render_dir), nothing is sent to a cluster; each object is written as YAML to
     C(render_dir/tenant/NN-kind-name.yaml) instead, and stale files of the same components
     are removed.

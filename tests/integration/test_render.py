@@ -44,8 +44,21 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
     tenants = sorted(p.name for p in rendered[(env, flavour)].iterdir())
     assert tenants == ["finance", "marketing"]
     for tenant in tenants:
-        kinds = sorted(doc["kind"] for doc in load(rendered[(env, flavour)] / tenant).values())
-        assert kinds == ["LimitRange", "Namespace", "ResourceQuota", "Secret"], (tenant, kinds)
+        files = sorted(p.name for p in (rendered[(env, flavour)] / tenant).iterdir())
+        assert files == [
+            "01-namespace-%s-%s.yaml" % (tenant, env),
+            "02-resourcequota-%s-quota.yaml" % tenant,
+            "03-limitrange-%s-limits.yaml" % tenant,
+            "05-secret-edp-registry.yaml",
+            "05-secret-postgres-credentials.yaml",
+            "06-configmap-postgres-config.yaml",
+            "11-persistentvolumeclaim-postgres-backup.yaml",
+            "11-persistentvolumeclaim-postgres-data.yaml",
+            "12-service-postgres-headless.yaml",
+            "12-service-postgres.yaml",
+            "16-statefulset-postgres.yaml",
+            "18-job-postgres-bootstrap.yaml",
+        ], tenant
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)

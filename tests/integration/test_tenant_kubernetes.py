@@ -53,7 +53,7 @@ def test_rerun_changes_nothing_and_sends_no_write(ansible, emulator):
     assert run.changed() == 0
     assert emulator.writes() == [], "a rerun with nothing to change wrote: %s" % emulator.writes()
     apply = run.task_results("Render and apply every role's objects in one call")
-    assert apply["finance"]["counts"] == {"unchanged": 4}
+    assert apply["finance"]["counts"] == {"unchanged": 12}
     assert apply["finance"]["requests"]["writes"] == 0
 
 
@@ -141,12 +141,13 @@ def test_vvv_output_never_contains_the_registry_password(ansible, emulator):
         assert needle not in run.output, "a form of the registry password was printed"
 
 
-def test_a_role_run_on_its_own_applies_its_objects_the_same_way(ansible, emulator, tmp_path):
-    playbook = tmp_path / "tenant-only.yml"
-    playbook.write_text("- hosts: tenants\n  roles: [edp.platform.tenant]\n")
+def test_roles_run_on_their_own_apply_their_objects_the_same_way(ansible, emulator, tmp_path):
+    playbook = tmp_path / "roles-alone.yml"
+    playbook.write_text("- hosts: tenants\n  roles: [edp.platform.tenant, edp.platform.postgres]\n")
     run = ansible.playbook(str(playbook), "dev")
     assert run.rc == 0, failure_messages(run)
     assert emulator.get_object("v1", "LimitRange", "finance-limits", "finance-dev") is not None
+    assert emulator.get_object("apps/v1", "StatefulSet", "postgres", "finance-dev") is not None
     emulator.reset_requests()
     run = ansible.playbook(str(playbook), "dev")
     assert run.changed() == 0 and emulator.writes() == []

@@ -99,3 +99,9 @@ def test_every_problem_is_reported_at_once():
 def test_unknown_check_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown check"):
         errors("nonsense", "x")
+
+
+def test_pg_identifier_needs_no_quoting():
+    assert errors("pg_identifier", "airflow_meta") == []
+    for bad in ("Airflow", "air-flow", "1db", "x" * 64, 'a"; drop'):
+        assert "not a plain PostgreSQL name" in errors("pg_identifier", bad)[0], bad

@@ -98,3 +98,37 @@ def test_check_object_names_what_is_missing():
 def test_render_filenames_sort_in_apply_order():
     names = sorted(ko.render_filename(o) for o in [obj("Deployment"), obj("Namespace", namespace=None), obj("Secret")])
     assert names == ["01-namespace-x.yaml", "05-secret-x.yaml", "17-deployment-x.yaml"]
+
+
+def secret_to_generate(data=None, keys="password,token"):
+    secret = obj("Secret", data=data or {})
+    secret["metadata"]["annotations"] = {ko.ANNOTATION_GENERATE: keys}
+    return secret
+
+
+def test_generated_keys_are_made_once_when_the_cluster_has_none():
+    desired = secret_to_generate()
+    made = ko.fill_generated(desired, None, lambda: "fresh")
+    assert made == ["password", "token"]
+    assert base64.b64decode(desired["data"]["password"]) == b"fresh"
+
+
+def test_generated_keys_are_read_back_from_the_live_secret():
+    live = obj("Secret", data={"password": "b2xk", "token": "dG9r"})
+    desired = secret_to_generate()
+    assert ko.fill_generated(desired, live, lambda: "fresh") == []
+    assert desired["data"] == {"password": "b2xk", "token": "dG9r"}
+
+
+def test_a_value_from_the_inventory_wins_over_generation():
+    desired = secret_to_generate(data={"password": "dmF1bHQ="})
+    live = obj("Secret", data={"password": "b2xk"})
+    ko.fill_generated(desired, live, lambda: "fresh")
+    assert desired["data"]["password"] == "dmF1bHQ="
+
+
+def test_a_key_missing_from_the_live_secret_is_added():
+    live = obj("Secret", data={"password": "b2xk"})
+    desired = secret_to_generate()
+    assert ko.fill_generated(desired, live, lambda: "fresh") == ["token"]
+    assert desired["data"]["password"] == "b2xk"

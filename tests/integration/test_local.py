@@ -1,0 +1,156 @@
+"""The local target end to end: site.yml -i inventories/local brings up the tenant's home and a
+real PostgreSQL (the OS packages' binaries, run as the postgres user) on this machine."""
+
+import os
+import pathlib
+import stat
+import subprocess
+import tempfile
+import time
+
+import psycopg2
+import pytest
+
+from conftest import Ansible, failure_messages
+from lib.pgserver import free_port, pg_bindir
+
+DIRS = ["config", "data", "logs", "backups", "dags", "run"]
+
+
+class LocalPlatform:
+    """One local bring-up shared by the tests of this module (it takes a few seconds)."""
+
+    def __init__(self, tmp_path):
+        # PostgreSQL runs as postgres: its folders must be reachable, so not below pytest's 0700 tmp.
+        self.root = pathlib.Path(tempfile.mkdtemp(prefix="edp-local-", dir="/tmp"))
+        os.chmod(self.root, 0o755)
+        self.home = self.root / "demo"
+        self.port = free_port()
+        self.ansible = Ansible(tmp_path)
+
+    def run(self, *args, extra_vars=None, **kwargs):
+        return self.ansible.playbook("site.yml", "local", *args, vault=False,
+                                     extra_vars=dict({"postgres_port": self.port}, **(extra_vars or {})),
+                                     env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
+
+    def password(self, name):
+        return (self.home / "config" / "secrets" / ("postgres-" + name)).read_text()
+
+    def connect(self, user="airflow", password=None, dbname="airflow"):
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user=user, dbname=dbname,
+                                password=self.password(user if user == "airflow" else "superuser")
+                                if password is None else password, connect_timeout=5)
+
+    def sql(self, query, user="postgres", dbname="postgres"):
+        with self.connect(user, dbname=dbname) as conn, conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall() if cur.description else None
+
+    def stop(self):
+        data = self.home / "data" / "postgres"
+        if (data / "postmaster.pid").exists():
+            subprocess.run(["runuser", "-u", "postgres", "--", str(pg_bindir() / "pg_ctl"), "stop", "-m", "fast",
+                            "-D", str(data)], capture_output=True)
+        subprocess.run(["rm", "-rf", str(self.root)])
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    local = LocalPlatform(tmp_path_factory.mktemp("local"))
+    run = local.run()
+    assert run.rc == 0, failure_messages(run)
+    local.first_run = run
+    yield local
+    local.stop()
+
+
+def test_bring_up_creates_the_tenant_home(platform):
+    for name in DIRS:
+        path = platform.home / name
+        assert path.is_dir() and stat.S_IMODE(path.stat().st_mode) == 0o755, path
+    secrets = platform.home / "config" / "secrets"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
+    for name in ("superuser", "airflow"):
+        assert stat.S_IMODE((secrets / ("postgres-" + name)).stat().st_mode) == 0o600
+        assert len(platform.password(name)) == 32
+
+
+def test_airflow_logs_in_with_scram_and_owns_its_database(platform):
+    with platform.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_user, current_database(), "
+                    "(SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'airflow')")
+        assert cur.fetchone() == ("airflow", "airflow", "airflow")
+        cur.execute("CREATE TABLE probe (id int)")  # the owner can create tables in it
+    stored = platform.sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'airflow'")[0][0]
+    assert stored.startswith("SCRAM-SHA-256$")
+
+
+def test_a_wrong_password_is_refused(platform):
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        platform.connect(password="not-the-password")
+
+
+def test_hba_allows_no_trust_and_no_peer(platform):
+    methods = {row[0] for row in platform.sql("SELECT auth_method FROM pg_hba_file_rules")}
+    assert methods == {"scram-sha-256"}
+
+
+def test_settings_equal_the_tuning_of_the_memory_limit(platform):
+    from ansible_collections.edp.platform.plugins.filter.pg_tuning import pg_tuning
+
+    tuned = pg_tuning("1Gi", "1", 100)  # the role's default postgres_resources.limits
+    for name in ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem", "max_connections"):
+        [(value,)] = platform.sql("SHOW %s" % name)
+        assert value == tuned[name], (name, value, tuned[name])
+    assert platform.sql("SHOW password_encryption") == [("scram-sha-256",)]
+    assert platform.sql("SHOW archive_mode") == [("on",)]
+
+
+def test_wal_segments_arrive_in_the_archive(platform):
+    archive = platform.home / "backups" / "wal"
+    platform.sql("CREATE TABLE IF NOT EXISTS wal_probe AS SELECT generate_series(1, 10000) AS n", dbname="airflow")
+    [(segment,)] = platform.sql("SELECT pg_walfile_name(pg_switch_wal())")
+    deadline = time.monotonic() + 30
+    while not (archive / segment).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (archive / segment).exists(), "WAL segment %s never reached %s" % (segment, archive)
+    assert platform.sql("SELECT failed_count FROM pg_stat_archiver") == [(0,)]
+
+
+def test_rerun_changes_nothing(platform):
+    run = platform.run()
+    assert run.rc == 0 and run.changed() == 0, [
+        (t["task"]["name"]) for p in run.results for t in p["tasks"] if t["hosts"]["demo"].get("changed")]
+
+
+def test_vvv_output_contains_no_password(platform):
+    run = platform.run("-vvv", json_output=False)
+    assert run.rc == 0
+    for name in ("superuser", "airflow"):
+        assert platform.password(name) not in run.output, "the %s password was printed" % name
+
+
+def test_a_changed_setting_is_reloaded_and_one_needing_a_restart_restarts(platform):
+    [(pid_before,)] = platform.sql("SELECT pg_postmaster_start_time()::text")
+    run = platform.run(extra_vars={"postgres_settings": {"work_mem": "8MB"}})
+    assert run.rc == 0 and run.changed() > 0, failure_messages(run)
+    assert platform.sql("SHOW work_mem") == [("8MB",)]
+    assert platform.sql("SELECT pg_postmaster_start_time()::text") == [(pid_before,)], "reload restarted"
+    run = platform.run(extra_vars={"postgres_settings": {"work_mem": "8MB", "shared_buffers": "128MB"}})
+    assert run.rc == 0, failure_messages(run)
+    assert platform.sql("SHOW shared_buffers") == [("128MB",)]
+    assert platform.sql("SELECT pg_postmaster_start_time()::text") != [(pid_before,)]
+
+
+def test_check_mode_on_a_new_host_creates_nothing(tmp_path):
+    root = pathlib.Path(tempfile.mkdtemp(prefix="edp-check-", dir="/tmp"))
+    try:
+        run = Ansible(tmp_path).playbook("site.yml", "local", "--check", vault=False,
+                                         extra_vars={"postgres_port": free_port()}, env={"EDP_LOCAL_ROOT": root})
+        assert run.rc == 0, failure_messages(run)
+        assert run.changed("demo") > 0
+        assert list(root.iterdir()) == []
+    finally:
+        subprocess.run(["rm", "-rf", str(root)])
+
+
