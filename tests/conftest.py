@@ -50,6 +50,19 @@ class RealCluster:
     requests = writes = reset_requests = get_object = _no_log
 
 
+def _crds():
+    from kube_emulator.emulator import load_crds
+
+    return load_crds(crd_dir())
+
+
+def register_openshift(emulator):
+    """Serve route.openshift.io, as an OpenShift cluster does."""
+    for crd in _crds():
+        if crd["spec"]["group"] == "route.openshift.io":
+            emulator.create(crd)
+
+
 @pytest.fixture
 def emulator():
     real = os.environ.get("EDP_TEST_KUBECONFIG")
@@ -58,7 +71,12 @@ def emulator():
         return
     from kube_emulator import Emulator
 
-    emu = Emulator(kube_version=os.environ.get("EDP_TEST_KUBE_VERSION", "1.31"), crd_dirs=[str(crd_dir())])
+    emu = Emulator(kube_version=os.environ.get("EDP_TEST_KUBE_VERSION", "1.31"))
+    # A Kubernetes cluster with the operators installed (prometheus, spark, snapshots), but
+    # not OpenShift: register_openshift() adds what makes the emulator look like one.
+    for crd in _crds():
+        if crd["spec"]["group"] != "route.openshift.io":
+            emu.create(crd)
     emu.start()
     try:
         yield emu

@@ -92,6 +92,47 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
+        args = self._arguments(task_vars)
+        self.summary, self.diffs, self.client = [], [], None
+        if not args["render_dir"]:
+            try:
+                self.client = KubeClient(load_config(args["kubeconfig"], args["context"]))
+            except KubeConfigError as exc:
+                raise AnsibleActionFail("cannot connect to Kubernetes: %s" % exc)
+        try:
+            if args["components"]:
+                args["objects"] = self._render_components(args, task_vars, result)
+            groups = self._groups(ko.plain(args["objects"]))
+            desired = self._desired(args, groups)
+            if self.client is None:
+                self._render(args, desired, set(groups))
+            else:
+                self._converge(args, desired, set(groups))
+        except KubeApiError as exc:
+            raise AnsibleActionFail(
+                "Kubernetes API: %s (done before the error: %s)"
+                % (exc, ", ".join("%s %s %s" % (i["action"], i["kind"], i["name"]) for i in self.summary)
+                   or "nothing"))
+        finally:
+            if self.client is not None:
+                self.client.close()
+        counts = {}
+        for item in self.summary:
+            counts[item["action"]] = counts.get(item["action"], 0) + 1
+        result["changed"] = any(i["action"] in ("created", "updated", "deleted", "written", "removed")
+                                for i in self.summary)
+        result["objects"] = self.summary
+        result["counts"] = counts
+        result["msg"] = ", ".join("%d %s" % (n, a) for a, n in sorted(counts.items())) or "nothing to do"
+        if self.client is not None:
+            result["requests"] = dict(self.client.stats)
+        if self.diffs and self._task.diff:
+            result["diff"] = self.diffs
+        return result
+
+    # -- input ---------------------------------------------------------------------------
+    def _arguments(self, task_vars):
+        """The task's options, with the ones left out taken from the cross-role variables."""
         given = dict(self._task.args)
         for option, var in FROM_VARS.items():
             if option not in given and var in task_vars:
@@ -103,64 +144,49 @@ class ActionModule(ActionBase):
             required_one_of=[("objects", "components")]).validate(given)
         if validation.error_messages:
             raise AnsibleActionFail("k8s_apply: " + "; ".join(validation.error_messages))
-        args = validation.validated_parameters
-        if args["components"]:
-            # Render each role's templates here, in one templar: the objects (Secrets among
-            # them) never pass through facts, and a tenant costs one task, not one per role.
-            variables = role_files.variables(self._loader, ["edp"] + args["components"], task_vars)
-            args["objects"] = {c: role_files.render_objects(self._loader, self._templar, c, variables)
-                               for c in args["components"]}
-        args = ko.plain(args)
-        groups = self._groups(args)
-        labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_PART_OF: "edp",
-                  ko.LABEL_TENANT: args["tenant"]}
+        return ko.plain(validation.validated_parameters)
+
+    def _render_components(self, args, task_vars, result):
+        """Render each role's templates here, in one templar: the objects (Secrets among them)
+        never pass through facts, and a tenant costs one task, not one per role."""
+        variables = role_files.variables(self._loader, ["edp"] + args["components"], task_vars)
+        if self._templar.template(variables.get("edp_flavour")) == "auto":
+            # OpenShift serves route.openshift.io; render mode, with no cluster, renders for Kubernetes.
+            openshift = self.client is not None and self.client.resource("route.openshift.io/v1", "Route")
+            variables["edp_flavour"] = "openshift" if openshift else "kubernetes"
+        result["flavour"] = self._templar.template(variables.get("edp_flavour"))
+        return {c: role_files.render_objects(self._loader, self._templar, c, variables)
+                for c in args["components"]}
+
+    def _desired(self, args, groups):
+        """Every object labelled, hashed, checked for duplicates and put in apply order."""
+        labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_PART_OF: "edp", ko.LABEL_TENANT: args["tenant"]}
         if args["environment"]:
             labels[ko.LABEL_ENVIRONMENT] = args["environment"]
         labels.update(args["labels"])
-        desired = []
+        desired, seen = [], set()
         for component, objects in groups.items():
             for obj in objects:
-                obj = ko.secret_data_to_base64(ko.plain(obj))
-                obj = ko.with_labels(obj, dict(labels, **{ko.LABEL_ROLE: component}))
-                desired.append(ko.with_hash(obj))
-        seen = set()
-        for obj in desired:
-            if ko.key(obj) in seen:
-                raise AnsibleActionFail("%s is rendered twice" % ko.ident(obj))
-            seen.add(ko.key(obj))
-        desired = ko.ordered(desired)
-        self.summary = []
-        self.diffs = []
-        if args["render_dir"]:
-            self._render(args, desired, set(groups))
-        else:
-            self._apply(args, desired, set(groups))
-        counts = {}
-        for item in self.summary:
-            counts[item["action"]] = counts.get(item["action"], 0) + 1
-        result["changed"] = any(i["action"] in ("created", "updated", "deleted", "written", "removed")
-                                for i in self.summary)
-        result["objects"] = self.summary
-        result["counts"] = counts
-        result["msg"] = ", ".join("%d %s" % (n, a) for a, n in sorted(counts.items())) or "nothing to do"
-        if getattr(self, "client", None) is not None:
-            result["requests"] = dict(self.client.stats)
-        if self.diffs and self._task.diff:
-            result["diff"] = self.diffs
-        return result
+                obj = ko.secret_data_to_base64(obj)
+                obj = ko.with_hash(ko.with_labels(obj, dict(labels, **{ko.LABEL_ROLE: component})))
+                if ko.key(obj) in seen:
+                    raise AnsibleActionFail("%s is rendered twice" % ko.ident(obj))
+                seen.add(ko.key(obj))
+                desired.append(obj)
+        return ko.ordered(desired)
 
     # -- input ---------------------------------------------------------------------------
-    def _groups(self, args):
+    def _groups(self, objects):
         """``{component: [objects]}`` from either form of ``objects``."""
-        objects = args["objects"]
+        component = self._task.args.get("component")
         if isinstance(objects, dict):
-            if args["component"]:
+            if component:
                 raise AnsibleActionFail("component is only used when objects is a list")
             groups = objects
         elif isinstance(objects, list):
-            if not args["component"]:
+            if not component:
                 raise AnsibleActionFail("component is required when objects is a list")
-            groups = {args["component"]: objects}
+            groups = {component: objects}
         else:
             raise AnsibleActionFail("objects must be a list, or a mapping of component to list")
         for component, items in groups.items():
@@ -228,21 +254,6 @@ class ActionModule(ActionBase):
                 self._note(old, "removed", path=path)
 
     # -- apply mode ------------------------------------------------------------------------
-    def _apply(self, args, desired, components):
-        try:
-            self.client = KubeClient(load_config(args["kubeconfig"], args["context"]))
-        except KubeConfigError as exc:
-            raise AnsibleActionFail("cannot connect to Kubernetes: %s" % exc)
-        try:
-            self._converge(args, desired, components)
-        except KubeApiError as exc:
-            raise AnsibleActionFail(
-                "Kubernetes API: %s (done before the error: %s)"
-                % (exc, ", ".join("%s %s %s" % (i["action"], i["kind"], i["name"]) for i in self.summary)
-                   or "nothing"))
-        finally:
-            self.client.close()
-
     def _live_state(self, args, desired):
         """What the cluster holds of ours: one LIST per kind and namespace (reads only)."""
         client = self.client

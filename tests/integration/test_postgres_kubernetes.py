@@ -78,3 +78,15 @@ def test_openshift_flavour_sets_no_fixed_uid(ansible, emulator):
     pod = emulator.get_object("apps/v1", "StatefulSet", "postgres", "finance-dev")["spec"]["template"]["spec"]
     assert "runAsUser" not in pod["securityContext"] and "fsGroup" not in pod["securityContext"]
     assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_openshift_is_detected_from_the_route_api(ansible, emulator):
+    from conftest import register_openshift
+
+    run = converge(ansible)
+    assert run.task_results("Render and apply every role's objects in one call")["finance"]["flavour"] == "kubernetes"
+    register_openshift(emulator)
+    run = converge(ansible)
+    assert run.task_results("Render and apply every role's objects in one call")["finance"]["flavour"] == "openshift"
+    pod = emulator.get_object("apps/v1", "StatefulSet", "postgres", "finance-dev")["spec"]["template"]["spec"]
+    assert "runAsUser" not in pod["securityContext"]
