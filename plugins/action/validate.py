@@ -13,6 +13,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
 
 from ansible_collections.edp.platform.plugins.filter.input_errors import input_errors
 from ansible_collections.edp.platform.plugins.plugin_utils import roles as role_files
@@ -45,24 +46,20 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("validate: roles must be a non-empty list of role names")
         specs = {role: role_files.spec(self._loader, role) for role in roles}
         variables = role_files.variables(self._loader, roles, task_vars)
-        templar = self._templar.copy_with_new_env(available_variables=variables)
-        errors = []
+        self._checker = self._templar.copy_with_new_env(available_variables=variables)
+        errors, values = [], {}
         for role, options in specs.items():
-            values = {}
             for name in options:
                 if name in variables:
                     try:
-                        values[name] = templar.template(variables[name])
+                        values[name] = self._checker.template(variables[name])
                     except Exception as exc:  # an undefined (often vaulted) variable, named by Ansible
                         errors.append("%s: %s" % (name, getattr(exc, "message", None) or exc))
-            checked = ArgumentSpecValidator(_module_spec(options)).validate(values)
+            checked = ArgumentSpecValidator(_module_spec(options)).validate(
+                {n: values[n] for n in options if n in values})
             errors += ["%s: %s" % (role, message) for message in checked.error_messages]
-            checks = variables.get("%s_input_checks" % role)
-            if checks and not checked.error_messages:
-                try:
-                    errors += input_errors(templar.template(checks))
-                except Exception as exc:
-                    errors.append("%s: %s" % (role, getattr(exc, "message", None) or exc))
+            if not checked.error_messages:
+                errors += self._input_errors(variables.get("%s_input_checks" % role) or [], values)
         if errors:
             result["failed"] = True
             result["errors"] = errors
@@ -71,3 +68,25 @@ class ActionModule(ActionBase):
             result["msg"] = "inputs of %s are valid" % ", ".join(roles)
         result["changed"] = False
         return result
+
+    def _input_errors(self, checks, values):
+        """Run a role's ``<role>_input_checks`` on the values the spec validated.
+
+        Each check names a variable (``edp_images.postgres`` reaches into a mapping) rather
+        than templating its value, so no template is compiled for it: that cost is paid per
+        tenant and per check.
+        """
+        pinned = values.get("edp_environment") in (values.get("edp_pinned_environments") or [])
+        resolved = []
+        for check in checks:
+            if "when" in check and not self._checker.evaluate_conditional(trust_as_template(check["when"])):
+                continue
+            head, *path = check["var"].split(".")
+            value = values[head] if head in values else self._checker.template(self._checker.available_variables[head])
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if check.get("unless_empty") and value in ("", None, [], {}):
+                continue
+            resolved.append({"name": check["var"], "value": value, "check": check["check"],
+                             "pinned": check.get("pinned", pinned)})
+        return input_errors(resolved)

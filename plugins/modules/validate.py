@@ -16,7 +16,9 @@ description:
     argument validation does.
   - Then runs the role's C(<role>_input_checks) from its C(vars/main.yml) - DNS-1123 names,
     Kubernetes quantities, pinned images, labels, required secrets (see the
-    P(edp.platform.input_errors#filter) filter).
+    P(edp.platform.input_errors#filter) filter). Each check names a variable (C(var), a dotted
+    path reaches into a mapping) and the C(check), optionally C(unless_empty) or a C(when)
+    condition; images must be pinned where C(edp_environment) is in C(edp_pinned_environments).
   - Reports every problem of every role in one message, each naming the variable. Secret
     values are never part of a message.
   - site.yml runs it once per tenant for all its roles, so a bad inventory fails before the

@@ -14,9 +14,33 @@ from __future__ import annotations
 import os
 
 import yaml
+from jinja2 import Environment, meta
 from ansible.errors import AnsibleActionFail
 from ansible.template import trust_as_template
 
+# Plain Jinja parses a template to find the variables it uses (Ansible's environment is
+# costly to build and not needed for that); libyaml parses the rendered YAML when present.
+class _AnyName(dict):
+    """Every filter and test name exists: the parse is only read for variable names."""
+
+    def __contains__(self, name):
+        return True
+
+    def __missing__(self, name):
+        return _identity
+
+    def get(self, name, default=None):
+        return dict.get(self, name) or _identity
+
+
+def _identity(value, *args, **kwargs):
+    return value
+
+
+_PARSER = Environment()
+_PARSER.filters = _AnyName(_PARSER.filters)
+_PARSER.tests = _AnyName(_PARSER.tests)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ROLES_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "roles"))
 
 
@@ -67,20 +91,34 @@ def render_objects(loader, templar, role, variables):
     if names is None:
         raise AnsibleActionFail("role %s lists no %s_k8s_templates in vars/main.yml" % (role, role))
     folder = role_path(role, "templates")
-    data_templar = templar.copy_with_new_env(available_variables=variables, searchpath=[folder])
-    objects = []
+    sources = {}
     for name in names:
-        path = os.path.join(folder, name)
         try:
-            with open(path, encoding="utf-8") as handle:
-                source = handle.read()
+            with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                sources[name] = handle.read()
         except OSError as exc:
             raise AnsibleActionFail("role %s: template %s: %s" % (role, name, exc))
+    # Ansible compiles a variable's template each time it is referenced, and role variables
+    # reference each other (postgres_path, postgres_conf, ...): resolve every variable the
+    # templates use once, then render with the values.
+    used = set()
+    for source in sources.values():
+        used |= meta.find_undeclared_variables(_PARSER.parse(source))
+    data_templar = templar.copy_with_new_env(available_variables=variables, searchpath=[folder])
+    resolved = dict(variables)
+    for name in sorted(used & set(variables)):
+        try:
+            resolved[name] = data_templar.template(variables[name])
+        except Exception:  # e.g. an unset vault variable in a branch the template skips:
+            pass  # left as it was, it fails (naming the variable) only if a template uses it
+    data_templar = templar.copy_with_new_env(available_variables=resolved, searchpath=[folder])
+    objects = []
+    for name, source in sources.items():
         text = data_templar.template(trust_as_template(source))
         if not text:
             continue
         try:
-            docs = [d for d in yaml.safe_load_all(text) if d]
+            docs = [d for d in yaml.load_all(text, Loader=_YAML_LOADER) if d]
         except yaml.YAMLError as exc:
             raise AnsibleActionFail("role %s: template %s does not render to YAML: %s" % (role, name, exc))
         objects.extend(docs)
