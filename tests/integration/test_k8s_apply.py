@@ -1,0 +1,72 @@
+"""Behaviours of the k8s_apply action that site.yml does not exercise on its own."""
+
+import json
+
+from conftest import failure_messages
+
+
+def play(tmp_path, objects, **options):
+    """A playbook with one k8s_apply task on localhost."""
+    task = dict({"objects": objects, "component": "probe", "tenant": "probe"}, **options)
+    path = tmp_path / "apply.yml"
+    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "apply", "edp.platform.k8s_apply": task}]}]))
+    return str(path)
+
+
+NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "probe"}}
+
+
+def statefulset(annotations=None):
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "probe", "annotations": annotations or {}},
+            "spec": {"serviceName": "db", "replicas": 1, "selector": {"matchLabels": {"app": "db"}},
+                     "template": {"metadata": {"labels": {"app": "db"}},
+                                  "spec": {"containers": [{"name": "db", "image": "postgres:15"}]}}}}
+
+
+def run(ansible, tmp_path, objects, **options):
+    return ansible.playbook(play(tmp_path, objects, **options), "local", vault=False)
+
+
+def test_wait_returns_once_workloads_are_ready(ansible, emulator, tmp_path):
+    result = run(ansible, tmp_path, [NS, statefulset()], wait=True, wait_timeout=30)
+    assert result.rc == 0, failure_messages(result)
+
+
+def test_wait_gives_up_naming_the_workload_that_is_not_ready(ansible, emulator, tmp_path):
+    result = run(ansible, tmp_path, [NS, statefulset({"emulator.edp.platform/ready": "false"})],
+                 wait=True, wait_timeout=2)
+    assert result.rc != 0
+    assert "StatefulSet probe/db is not ready after 2 s" in failure_messages(result)
+
+
+def test_a_custom_resource_without_its_crd_is_skipped_not_failed(ansible, emulator, tmp_path):
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "probe"}}
+    result = run(ansible, tmp_path, [NS, widget])
+    assert result.rc == 0, failure_messages(result)
+    [apply] = result.task_results("apply").values()
+    assert {"kind": "Widget", "name": "w", "namespace": "probe", "action": "skipped",
+            "reason": "example.com/v1/Widget is not served by the cluster (CRD not installed)"} in apply["objects"]
+
+
+def test_an_object_rendered_twice_fails_before_any_request(ansible, emulator, tmp_path):
+    result = run(ansible, tmp_path, [NS, NS])
+    assert result.rc != 0 and "Namespace probe is rendered twice" in failure_messages(result)
+    assert emulator.requests() == []
+
+
+def test_a_namespaced_object_without_namespace_fails_before_any_request(ansible, emulator, tmp_path):
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    result = run(ansible, tmp_path, [cm])
+    assert result.rc != 0 and "ConfigMap c has no metadata.namespace" in failure_messages(result)
+    assert emulator.requests() == []
+
+
+def test_an_invalid_object_is_refused_by_the_server_naming_the_field(ansible, emulator, tmp_path):
+    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "probe"},
+           "data": {"a": "1"}, "dta": {"typo": "x"}}
+    result = run(ansible, tmp_path, [NS, bad])
+    assert result.rc != 0
+    message = failure_messages(result)
+    assert "422" in message and "dta" in message and "created Namespace probe" in message
