@@ -10,7 +10,6 @@ we created earlier and no longer render. Documentation: plugins/modules/k8s_appl
 from __future__ import annotations
 
 import os
-import secrets
 import time
 
 import yaml
@@ -33,6 +32,7 @@ ARGUMENT_SPEC = {
     "component": {"type": "str"},
     "tenant": {"type": "str", "required": True},
     "environment": {"type": "str"},
+    "namespace": {"type": "str"},
     "labels": {"type": "dict", "default": {}},
     "prune": {"type": "bool", "default": True},
     "render_dir": {"type": "str"},
@@ -46,6 +46,7 @@ ARGUMENT_SPEC = {
 FROM_VARS = {
     "tenant": "edp_tenant",
     "environment": "edp_environment",
+    "namespace": "edp_namespace",
     "labels": "edp_labels",
     "render_dir": "edp_render_dir",
     "kubeconfig": "edp_kubeconfig",
@@ -255,7 +256,8 @@ class ActionModule(ActionBase):
 
     # -- apply mode ------------------------------------------------------------------------
     def _live_state(self, args, desired):
-        """What the cluster holds of ours: one LIST per kind and namespace (reads only)."""
+        """What the cluster holds of ours: one LIST per kind and namespace (reads only) - the kinds
+        rendered now and the kinds the namespace's record says were applied before."""
         client = self.client
         live, new_namespaces = {}, set()
         for obj in desired:
@@ -263,21 +265,22 @@ class ActionModule(ActionBase):
                 res = client.resource(obj["apiVersion"], obj["kind"])
                 if res is None:
                     continue
-                try:
-                    live[ko.key(obj)] = client.request(
-                        "GET", client.path(obj["apiVersion"], res, name=obj["metadata"]["name"]))
-                except KubeApiError as exc:
-                    if exc.status != 404:
-                        raise
-                    if obj["kind"] == "Namespace":
-                        new_namespaces.add(obj["metadata"]["name"])
-        namespaces = {o["metadata"]["namespace"] for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
-        kinds = {(o["apiVersion"], o["kind"]) for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
-        if args["prune"]:
-            kinds.update(ko.PRUNABLE)
+                live[ko.key(obj)] = current = self._get(client.path(obj["apiVersion"], res, name=obj["metadata"]["name"]))
+                if current is None and obj["kind"] == "Namespace":
+                    new_namespaces.add(obj["metadata"]["name"])
+        namespaces = self._namespaces(args, desired)
+        wanted = {(o["apiVersion"], o["kind"]) for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
         query = {"labelSelector": ko.selector({ko.LABEL_MANAGED_BY: ko.MANAGED_BY,
                                                ko.LABEL_TENANT: args["tenant"]})}
+        self.records = {}
         for namespace in sorted(namespaces - new_namespaces):
+            self.records[namespace] = record = ko.read_record(self._get(
+                client.path("v1", {"name": "configmaps", "namespaced": True}, namespace, ko.RECORD_NAME)))
+            kinds = set(wanted)
+            if record is None:
+                kinds.update(ko.PRUNABLE)
+            else:
+                kinds.update(ko.parse_kind_id(k) for ids in record.values() for k in ids)
             for api_version, kind in sorted(kinds):
                 res = client.resource(api_version, kind)
                 if res is None:
@@ -294,6 +297,37 @@ class ActionModule(ActionBase):
                     live[ko.key(item)] = item
         return live, new_namespaces
 
+    @staticmethod
+    def _namespaces(args, desired):
+        """Where this tenant's objects are: the tenant namespace, the namespaces rendered into and
+        the Namespaces rendered - searched even when nothing is rendered into them any more."""
+        found = {o["metadata"]["namespace"] for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
+        found.update(o["metadata"]["name"] for o in desired if o["kind"] == "Namespace")
+        if args["namespace"]:
+            found.add(args["namespace"])
+        return found
+
+    def _get(self, path):
+        """The object at path, or None when there is none."""
+        try:
+            return self.client.request("GET", path)
+        except KubeApiError as exc:
+            if exc.status != 404:
+                raise
+            return None
+
+    def _write_records(self, args, desired, components):
+        """Record which kinds each component applied in each namespace; a write only when they change."""
+        labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_TENANT: args["tenant"]}
+        query = {"fieldManager": args["field_manager"], "force": "true", "fieldValidation": "Strict"}
+        resource = {"name": "configmaps", "namespaced": True}
+        for namespace in sorted(self._namespaces(args, desired)):
+            previous = self.records.get(namespace)
+            kinds = ko.next_record(previous, desired, namespace, components)
+            if kinds != previous and (kinds or previous):
+                self.client.request("PATCH", self.client.path("v1", resource, namespace, ko.RECORD_NAME),
+                                    query, ko.record_object(namespace, labels, kinds), APPLY)
+
     def _converge(self, args, desired, components):
         client, check = self.client, self._task.check_mode
         live, new_namespaces = self._live_state(args, desired)
@@ -307,7 +341,7 @@ class ActionModule(ActionBase):
                 continue
             current = live.get(ko.key(obj))
             # Secret keys to generate: read back from the cluster, or made once (never shown).
-            generated = ko.fill_generated(obj, current, lambda: secrets.token_urlsafe(24))
+            generated = ko.fill_generated(obj, current)
             if ko.in_sync(obj, current):
                 self._note(obj, "unchanged")
                 applied.append((obj, res))
@@ -326,6 +360,8 @@ class ActionModule(ActionBase):
             applied.append((obj, res))
         if args["prune"]:
             self._prune(live, desired, components)
+        if not check:
+            self._write_records(args, desired, components)
         if args["wait"] and not check:
             self._wait(applied, args["wait_timeout"])
 

@@ -11,7 +11,9 @@ import base64
 import copy
 import hashlib
 import json
+import os
 import re
+import secrets
 from decimal import Decimal, InvalidOperation
 
 MANAGED_BY = "edp.platform"
@@ -85,6 +87,12 @@ PROTECTED_KINDS = {"Namespace", "PersistentVolumeClaim"}
 # Kinds whose spec the server will not update in place: replaced when they change.
 RECREATE_ON_IMMUTABLE = {"Job"}
 
+# Per tenant namespace, which kinds each component applied: a rerun lists only those kinds
+# (and the ones rendered now) instead of every kind the platform could ever create, as
+# kubectl's ApplySet parent does. Without a record (first run, or deleted) every PRUNABLE kind is listed.
+RECORD_NAME = "edp-platform-applied"
+RECORD_KEY = "kinds.json"
+
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp",
                    "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
 MASK = "********"
@@ -149,11 +157,22 @@ def secret_data_to_base64(obj):
     return result
 
 
-def fill_generated(desired, live, generate):
+def generate_secret(kind="token"):
+    """A new random value: ``token`` (32 URL-safe characters, safe in connection URLs) or
+    ``fernet`` (a Fernet key, as Airflow's fernet_key must be)."""
+    if kind == "fernet":
+        return base64.urlsafe_b64encode(os.urandom(32)).decode()
+    if kind == "token":
+        return secrets.token_urlsafe(24)
+    raise ValueError("unknown kind of generated secret %r (token, fernet)" % kind)
+
+
+def fill_generated(desired, live, generate=generate_secret):
     """Give a Secret's ``edp.platform/generate`` keys a value when the inventory gave none.
 
+    The annotation lists data keys, each optionally ``key:kind`` (see generate_secret).
     A key the live Secret already holds keeps its value (read back, so reruns change
-    nothing); a key it lacks gets ``generate()`` (base64-encoded), once. A value rendered
+    nothing); a key it lacks gets ``generate(kind)`` (base64-encoded), once. A value rendered
     from the inventory always wins. Returns the names of the keys generated now.
     """
     keys = (desired.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_GENERATE)
@@ -162,13 +181,14 @@ def fill_generated(desired, live, generate):
     data = desired.setdefault("data", {})
     current = (live or {}).get("data") or {}
     generated = []
-    for name in (k.strip() for k in keys.split(",") if k.strip()):
+    for entry in (k.strip() for k in keys.split(",") if k.strip()):
+        name, _, kind = entry.partition(":")
         if name in data:
             continue
         if name in current:
             data[name] = current[name]
         else:
-            data[name] = base64.b64encode(generate().encode()).decode()
+            data[name] = base64.b64encode(generate(kind or "token").encode()).decode()
             generated.append(name)
     return generated
 
@@ -279,6 +299,45 @@ def for_display(obj):
             if field in result:
                 result[field] = {name: MASK for name in result[field]}
     return result
+
+
+def kind_id(obj):
+    return "%s/%s" % (obj["apiVersion"], obj["kind"])
+
+
+def parse_kind_id(value):
+    api_version, _, kind = value.rpartition("/")
+    return api_version, kind
+
+
+def read_record(record):
+    """``{component: [kind ids]}`` from a record ConfigMap, or None when there is none."""
+    if record is None:
+        return None
+    try:
+        kinds = json.loads((record.get("data") or {}).get(RECORD_KEY) or "{}")
+    except ValueError:
+        return None
+    return kinds if isinstance(kinds, dict) else None
+
+
+def next_record(previous, desired, namespace, components):
+    """The record after this apply: the components of this call get the kinds they render in
+    ``namespace`` now (empty ones dropped); other components keep what they had."""
+    kinds = {c: v for c, v in (previous or {}).items() if c not in components}
+    for obj in desired:
+        if obj["metadata"].get("namespace") == namespace:
+            role = obj["metadata"]["labels"][LABEL_ROLE]
+            kinds.setdefault(role, [])
+            if kind_id(obj) not in kinds[role]:
+                kinds[role].append(kind_id(obj))
+    return {c: sorted(v) for c, v in sorted(kinds.items()) if v}
+
+
+def record_object(namespace, labels, kinds):
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": RECORD_NAME, "namespace": namespace, "labels": dict(labels)},
+            "data": {RECORD_KEY: json.dumps(kinds, sort_keys=True)}}
 
 
 def selector(labels):

@@ -28,7 +28,8 @@ description:
     deleted, only reported as C(orphaned).
   - Custom resources whose CRD is not installed are skipped and reported as C(skipped).
   - A Job whose template changed is deleted and created again (its spec is immutable).
-  - A Secret annotated C(edp.platform/generate) (comma-separated data keys) gets a random
+  - A Secret annotated C(edp.platform/generate) (comma-separated data keys, each optionally
+    C(key:fernet) for a Fernet key rather than a 32-character token) gets a random
     value for each listed key that the rendered object does not set - read back from the
     live Secret when it has one, generated once otherwise - so passwords the inventory does not
     give are made on the first run and kept on every later run. Render mode writes no
@@ -64,13 +65,18 @@ options:
     description:
       - The tenant the objects belong to; the C(edp.platform/tenant) label and the prune scope.
       - Options left out are taken from the cross-role variables of the same meaning -
-        C(edp_tenant), C(edp_environment), C(edp_labels), C(edp_render_dir), C(edp_kubeconfig),
+        C(edp_tenant), C(edp_environment), C(edp_namespace), C(edp_labels), C(edp_render_dir), C(edp_kubeconfig),
         C(edp_kube_context), C(edp_wait) and C(edp_wait_timeout) - so role tasks stay short.
     type: str
     required: true
   environment:
     description:
       - The environment, written to the C(edp.platform/environment) label.
+    type: str
+  namespace:
+    description:
+      - The tenant's namespace. Searched for objects to prune even when nothing is rendered
+        into it any more (besides the namespaces the objects name).
     type: str
   labels:
     description:

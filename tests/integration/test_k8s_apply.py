@@ -70,3 +70,38 @@ def test_an_invalid_object_is_refused_by_the_server_naming_the_field(ansible, em
     assert result.rc != 0
     message = failure_messages(result)
     assert "422" in message and "dta" in message and "created Namespace probe" in message
+
+
+def configmap(name):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "probe"},
+            "data": {"a": "1"}}
+
+
+def test_a_kind_no_longer_rendered_at_all_is_still_pruned(ansible, emulator, tmp_path):
+    assert run(ansible, tmp_path, [NS, configmap("gone")]).rc == 0
+    result = run(ansible, tmp_path, [NS])
+    assert result.rc == 0, failure_messages(result)
+    assert emulator.get_object("v1", "ConfigMap", "gone", "probe") is None
+
+
+def test_without_the_record_every_platform_kind_is_searched(ansible, emulator, tmp_path):
+    import urllib.request
+
+    assert run(ansible, tmp_path, [NS, configmap("gone")]).rc == 0
+    req = urllib.request.Request(emulator.url + "/api/v1/namespaces/probe/configmaps/edp-platform-applied",
+                                 method="DELETE")
+    urllib.request.urlopen(req).read()
+    result = run(ansible, tmp_path, [NS, configmap("kept")])
+    assert result.rc == 0, failure_messages(result)
+    assert emulator.get_object("v1", "ConfigMap", "gone", "probe") is None
+    record = emulator.get_object("v1", "ConfigMap", "edp-platform-applied", "probe")
+    assert record["data"]["kinds.json"] == '{"probe": ["v1/ConfigMap"]}'  # written again
+
+
+def test_a_rerun_reads_only_the_kinds_it_applied(ansible, emulator, tmp_path):
+    assert run(ansible, tmp_path, [NS, configmap("kept")]).rc == 0
+    emulator.reset_requests()
+    assert run(ansible, tmp_path, [NS, configmap("kept")]).rc == 0
+    lists = sorted(r["path"] for r in emulator.requests() if "labelSelector" in r["query"])
+    assert lists == ["/api/v1/namespaces/probe/configmaps"]
+    assert emulator.writes() == []

@@ -108,7 +108,7 @@ def secret_to_generate(data=None, keys="password,token"):
 
 def test_generated_keys_are_made_once_when_the_cluster_has_none():
     desired = secret_to_generate()
-    made = ko.fill_generated(desired, None, lambda: "fresh")
+    made = ko.fill_generated(desired, None, lambda kind: "fresh")
     assert made == ["password", "token"]
     assert base64.b64decode(desired["data"]["password"]) == b"fresh"
 
@@ -116,19 +116,64 @@ def test_generated_keys_are_made_once_when_the_cluster_has_none():
 def test_generated_keys_are_read_back_from_the_live_secret():
     live = obj("Secret", data={"password": "b2xk", "token": "dG9r"})
     desired = secret_to_generate()
-    assert ko.fill_generated(desired, live, lambda: "fresh") == []
+    assert ko.fill_generated(desired, live, lambda kind: "fresh") == []
     assert desired["data"] == {"password": "b2xk", "token": "dG9r"}
 
 
 def test_a_value_from_the_inventory_wins_over_generation():
     desired = secret_to_generate(data={"password": "dmF1bHQ="})
     live = obj("Secret", data={"password": "b2xk"})
-    ko.fill_generated(desired, live, lambda: "fresh")
+    ko.fill_generated(desired, live, lambda kind: "fresh")
     assert desired["data"]["password"] == "dmF1bHQ="
 
 
 def test_a_key_missing_from_the_live_secret_is_added():
     live = obj("Secret", data={"password": "b2xk"})
     desired = secret_to_generate()
-    assert ko.fill_generated(desired, live, lambda: "fresh") == ["token"]
+    assert ko.fill_generated(desired, live, lambda kind: "fresh") == ["token"]
     assert desired["data"]["password"] == "b2xk"
+
+
+def labelled(kind, role, namespace="ns", api_version="v1"):
+    o = obj(kind, namespace=namespace)
+    o["apiVersion"] = api_version
+    o["metadata"]["labels"] = {ko.LABEL_ROLE: role}
+    return o
+
+
+def test_record_replaces_the_kinds_of_the_components_applied_and_keeps_the_others():
+    previous = {"tenant": ["v1/LimitRange"], "postgres": ["apps/v1/StatefulSet", "v1/Secret"]}
+    desired = [labelled("ConfigMap", "postgres"), labelled("Secret", "postgres"), labelled("Secret", "postgres"),
+               labelled("Role", "airflow", api_version="rbac.authorization.k8s.io/v1"),
+               labelled("ConfigMap", "postgres", namespace="elsewhere")]
+    assert ko.next_record(previous, desired, "ns", {"postgres", "airflow"}) == {
+        "airflow": ["rbac.authorization.k8s.io/v1/Role"],
+        "postgres": ["v1/ConfigMap", "v1/Secret"],
+        "tenant": ["v1/LimitRange"]}
+
+
+def test_a_component_that_renders_nothing_leaves_the_record():
+    assert ko.next_record({"monitoring": ["v1/ConfigMap"]}, [], "ns", {"monitoring"}) == {}
+
+
+def test_record_round_trips_and_a_damaged_one_reads_as_none():
+    record = ko.record_object("ns", {}, {"tenant": ["v1/LimitRange"]})
+    assert ko.read_record(record) == {"tenant": ["v1/LimitRange"]}
+    assert ko.read_record({"data": {ko.RECORD_KEY: "not json"}}) is None
+    assert ko.read_record(None) is None
+    assert ko.parse_kind_id("rbac.authorization.k8s.io/v1/Role") == ("rbac.authorization.k8s.io/v1", "Role")
+
+
+def test_generated_keys_can_be_fernet_keys():
+    desired = secret_to_generate(keys="fernet-key:fernet,token")
+    ko.fill_generated(desired, None)
+    fernet = base64.urlsafe_b64decode(base64.b64decode(desired["data"]["fernet-key"]))
+    assert len(fernet) == 32  # what cryptography.fernet.Fernet accepts
+    assert len(base64.b64decode(desired["data"]["token"])) == 32
+
+
+def test_an_unknown_kind_of_generated_key_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown kind of generated secret 'pin'"):
+        ko.fill_generated(secret_to_generate(keys="x:pin"), None)
