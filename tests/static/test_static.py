@@ -92,6 +92,7 @@ def test_role_readmes_are_generated_from_the_argument_specs():
 @pytest.mark.parametrize("plugin_type,name", [
     ("module", "edp.platform.k8s_apply"),
     ("module", "edp.platform.pg_dump_verify"),
+    ("module", "edp.platform.airflow_user"),
     ("filter", "edp.platform.input_errors"),
 ])
 def test_plugin_documentation_renders(plugin_type, name):

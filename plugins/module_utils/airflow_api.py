@@ -1,0 +1,334 @@
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Airflow 3 users with the FAB auth manager, through the REST API (what airflow_user runs).
+
+Pure functions (unit-tested in tests/unit/test_airflow_api.py):
+
+* :func:`user_view` - a user as the API returns it, reduced to what the module manages
+  (roles as a sorted list: the API returns them in no stable order);
+* :func:`desired_changes` - which managed fields differ from what the task asks for;
+* :func:`create_body` and :func:`patch_request` - the POST body, and the PATCH body with its
+  ``update_mask``;
+* :func:`diff_views` - before/after for ``--diff``, never with a password;
+* :func:`login_failed_message`, :func:`unknown_roles_message`, :func:`unreachable_message`,
+  :func:`api_error_message` and :func:`scrub` - error messages that name the URL, the user
+  and the cause, and never carry a password.
+
+:class:`AirflowClient` talks to the api-server with ``ansible.module_utils.urls.open_url``
+(a JWT from ``POST /auth/token``; users under ``/auth/fab/v1/users``; roles under
+``/auth/fab/v1/roles``) and :func:`ensure_user` is the module's whole run.
+
+Measured on Airflow 3.3.2 (apache-airflow-providers-fab 3.10.2): ``/auth/token`` answers 201
+and refuses basic auth; POST of a user answers 200, a duplicate user name or e-mail 409, an
+unknown role 400 (``Unknown roles: 'x'``); a POST without roles gives the user the default
+registration role; PATCH takes ``update_mask`` (comma-separated); DELETE answers 204.
+"""
+
+from __future__ import annotations
+
+import json
+
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote
+
+from ansible.module_utils.urls import open_url
+
+USERS = "/auth/fab/v1/users"
+ROLES = "/auth/fab/v1/roles"
+TOKEN = "/auth/token"
+MANAGED_FIELDS = ("first_name", "last_name", "email", "roles")
+CREATE_REQUIRES = ("password", "first_name", "last_name", "email")
+MASK = "********"
+
+
+class AirflowError(Exception):
+    """A failure the module reports as it is (the message names the URL and the cause)."""
+
+
+# -- pure logic ---------------------------------------------------------------------------
+
+def user_view(api_user):
+    """What the module manages of a user the API returned (None stays None)."""
+    if api_user is None:
+        return None
+    view = {"username": api_user.get("username")}
+    for field in ("first_name", "last_name", "email"):
+        view[field] = api_user.get(field)
+    view["roles"] = sorted({role["name"] for role in api_user.get("roles") or []})
+    if "active" in api_user:
+        view["active"] = api_user["active"]
+    return view
+
+
+def desired_changes(params, current):
+    """{field: new value} of the managed fields the task sets and the user lacks.
+
+    A field the task leaves out (None) is not managed. ``roles`` is the exact set of roles
+    the user must have: compared as sets, returned sorted.
+    """
+    changes = {}
+    for field in ("first_name", "last_name", "email"):
+        wanted = params.get(field)
+        if wanted is not None and wanted != current.get(field):
+            changes[field] = wanted
+    roles = params.get("roles")
+    if roles is not None and set(roles) != set(current.get("roles") or []):
+        changes["roles"] = sorted(set(roles))
+    return changes
+
+
+def missing_for_create(params):
+    """The options a new user needs that the task does not give (the API requires them)."""
+    return [name for name in CREATE_REQUIRES if not params.get(name)]
+
+
+def create_body(params):
+    """The POST body of a new user."""
+    body = {"username": params["username"], "password": params["password"]}
+    for field in ("first_name", "last_name", "email"):
+        body[field] = params[field]
+    if params.get("roles"):
+        body["roles"] = [{"name": name} for name in sorted(set(params["roles"]))]
+    return body
+
+
+def patch_request(changes, password=None):
+    """(update_mask, body) of a PATCH that applies ``changes`` (and a new password)."""
+    body = {}
+    for field, value in changes.items():
+        body[field] = [{"name": name} for name in value] if field == "roles" else value
+    if password is not None:
+        body["password"] = password
+    return ",".join(sorted(body)), body
+
+
+def created_view(params, created=None):
+    """The user as it will be (check mode) or is (``created``, the API's answer) after a create."""
+    if created is not None:
+        return user_view(created)
+    view = {"username": params["username"]}
+    for field in ("first_name", "last_name", "email"):
+        view[field] = params.get(field)
+    view["roles"] = sorted(set(params.get("roles") or []))
+    return view
+
+
+def diff_views(before, after, password_changed=False):
+    """``{"before": ..., "after": ...}`` for --diff; a password appears only as a mask."""
+    before = dict(before) if before else {}
+    after = dict(after) if after else {}
+    if password_changed:
+        before["password"] = MASK
+        after["password"] = MASK + " (changed)"
+    return {"before": before, "after": after}
+
+
+def scrub(text, secrets):
+    """``text`` with every secret replaced by a mask."""
+    text = str(text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def error_detail(body):
+    """The cause an API error body gives, without echoing the request back.
+
+    FastAPI validation errors (422) carry the request in ``input``, password included: only
+    their ``loc`` and ``msg`` are kept.
+    """
+    if isinstance(body, dict) and "detail" in body:
+        detail = body["detail"]
+        if isinstance(detail, list):
+            parts = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    parts.append(("%s: %s" % (loc, item.get("msg"))) if loc else str(item.get("msg")))
+            return "; ".join(parts)
+        return str(detail)
+    if body in (None, ""):
+        return "no details"
+    return str(body)[:300]
+
+
+def login_failed_message(url, username, status, body=None):
+    if status == 401:
+        return "cannot log in to Airflow at %s as %s: wrong user name or password" % (url, username)
+    return "cannot log in to Airflow at %s as %s: HTTP %s (%s)" % (url, username, status, error_detail(body))
+
+
+def unknown_roles_message(url, username, unknown, existing):
+    return "unknown role%s %s for user %s; the roles that exist in Airflow at %s: %s" % (
+        "s" if len(unknown) > 1 else "", ", ".join(repr(r) for r in sorted(unknown)), username, url,
+        ", ".join(sorted(existing)) or "(none)")
+
+
+def unreachable_message(url, reason):
+    reason = getattr(reason, "reason", reason)
+    return "cannot reach Airflow at %s: %s" % (url, reason)
+
+
+def api_error_message(url, action, status, body):
+    hint = {403: " (the admin user lacks the right)"}.get(status, "")
+    return "Airflow at %s refused to %s: HTTP %s%s: %s" % (url, action, status, hint, error_detail(body))
+
+
+# -- the API ------------------------------------------------------------------------------
+
+class AirflowClient:
+    """The api-server at ``url``, as ``admin_username`` (a JWT requested on :meth:`login`)."""
+
+    def __init__(self, url, admin_username, admin_password, validate_certs=True, timeout=30,
+                 opener=open_url):
+        self.url = url.rstrip("/")
+        self.admin_username = admin_username
+        self.admin_password = admin_password
+        self.validate_certs = validate_certs
+        self.timeout = timeout
+        self.opener = opener
+        self.token = None
+        self.requests = []  # (method, path) sent, for the module's result
+
+    def request(self, method, path, body=None, token=None, query=None):
+        """(status, decoded body) of a request; connection failures raise AirflowError."""
+        url = self.url + path
+        if query:
+            url += "?" + "&".join("%s=%s" % (k, quote(str(v), safe=",")) for k, v in query.items())
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        self.requests.append("%s %s" % (method, path))
+        try:
+            resp = self.opener(url, data=data, headers=headers, method=method, timeout=self.timeout,
+                               validate_certs=self.validate_certs, follow_redirects="none")
+            status, raw = resp.getcode(), resp.read()
+        except HTTPError as exc:
+            status = exc.code
+            try:
+                raw = exc.read()
+            except Exception:  # an HTTPError without a body
+                raw = b""
+        except (URLError, OSError, ValueError) as exc:
+            raise AirflowError(unreachable_message(self.url, exc))
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+    def get_token(self, username, password):
+        """(status, JWT or None) of a login as this user."""
+        status, body = self.request("POST", TOKEN, {"username": username, "password": password})
+        if status in (200, 201) and isinstance(body, dict) and body.get("access_token"):
+            return status, body["access_token"]
+        return status, body
+
+    def login(self):
+        status, token = self.get_token(self.admin_username, self.admin_password)
+        if status not in (200, 201):
+            raise AirflowError(login_failed_message(self.url, self.admin_username, status, token))
+        self.token = token
+
+    def can_log_in(self, username, password):
+        """Whether the API gives this user a token with this password."""
+        status, _ = self.get_token(username, password)
+        return status in (200, 201)
+
+    def _call(self, method, path, action, ok, body=None, query=None, absent_ok=False):
+        status, answer = self.request(method, path, body, token=self.token, query=query)
+        if absent_ok and status == 404:
+            return None
+        if status not in ok:
+            raise AirflowError(api_error_message(self.url, action, status, answer))
+        return answer
+
+    def _user_path(self, username):
+        return "%s/%s" % (USERS, quote(username, safe=""))
+
+    def get_user(self, username):
+        return self._call("GET", self._user_path(username), "read user %s" % username, (200,), absent_ok=True)
+
+    def create_user(self, body):
+        return self._call("POST", USERS, "create user %s" % body["username"], (200, 201), body=body)
+
+    def patch_user(self, username, mask, body):
+        return self._call("PATCH", self._user_path(username), "update user %s" % username, (200,),
+                          body=body, query={"update_mask": mask})
+
+    def delete_user(self, username):
+        self._call("DELETE", self._user_path(username), "delete user %s" % username, (200, 204), absent_ok=True)
+
+    def role_names(self):
+        names, offset = [], 0
+        while True:
+            answer = self._call("GET", ROLES, "list roles", (200,), query={"limit": 100, "offset": offset})
+            page = [role["name"] for role in answer.get("roles", [])]
+            names += page
+            offset += len(page)
+            if not page or offset >= answer.get("total_entries", 0):
+                return names
+
+
+def check_roles(client, username, roles):
+    """Fail naming the roles that do not exist, and those that do."""
+    existing = client.role_names()
+    unknown = set(roles) - set(existing)
+    if unknown:
+        raise AirflowError(unknown_roles_message(client.url, username, unknown, existing))
+
+
+def ensure_user(client, params, check_mode=False):
+    """Make user ``params["username"]`` present or absent; the module's result (no password)."""
+    username = params["username"]
+    client.login()
+    current = user_view(client.get_user(username))
+    result = {"changed": False, "username": username, "state": params["state"], "changes": []}
+
+    if params["state"] == "absent":
+        if current is not None:
+            if not check_mode:
+                client.delete_user(username)
+            result.update(changed=True, changes=["deleted"], diff=diff_views(current, None))
+        result["user"] = None
+        return result
+
+    if current is None:
+        missing = missing_for_create(params)
+        if missing:
+            raise AirflowError("user %s does not exist in Airflow at %s; to create it, set %s"
+                               % (username, client.url, ", ".join(missing)))
+        if params.get("roles"):
+            check_roles(client, username, params["roles"])
+        created = None
+        if not check_mode:
+            created = client.create_user(create_body(params))
+            # Without roles (or with an empty list) Airflow gives the default registration role.
+            extra = desired_changes(params, user_view(created))
+            if "roles" in extra:
+                mask, body = patch_request({"roles": extra["roles"]})
+                created = client.patch_user(username, mask, body)
+        after = created_view(params, created)
+        result.update(changed=True, changes=["created"], user=after, diff=diff_views(None, after))
+        return result
+
+    changes = desired_changes(params, current)
+    if "roles" in changes and changes["roles"]:
+        check_roles(client, username, changes["roles"])
+    new_password = None
+    if params.get("password") and params.get("update_password") == "always":
+        if not client.can_log_in(username, params["password"]):
+            new_password = params["password"]
+    after = dict(current, **changes)
+    if changes or new_password is not None:
+        if not check_mode:
+            mask, body = patch_request(changes, new_password)
+            after = user_view(client.patch_user(username, mask, body))
+        result.update(changed=True, changes=sorted(changes) + (["password"] if new_password else []),
+                      diff=diff_views(current, after, password_changed=new_password is not None))
+    result["user"] = after
+    return result
