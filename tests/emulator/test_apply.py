@@ -118,3 +118,16 @@ def test_update_operations_record_their_manager(http):
     changed = http.patch(f"{CM}/a", {"data": {"k": "2"}}, "application/merge-patch+json",
                          query={"fieldManager": "other"}).body
     assert managers(changed) == {("other", "Update")}  # took the only field
+
+
+def test_apply_switching_a_volume_source_leaves_no_empty_map(http):
+    """A field map the manager stopped applying goes with its last field (``.`` ownership)."""
+    def with_volume(volume):
+        body = deployment("sw")
+        body["spec"]["template"]["spec"]["volumes"] = [dict({"name": "dags"}, **volume)]
+        return body
+
+    assert apply(http, f"{DEP}/sw", with_volume({"persistentVolumeClaim": {"claimName": "dags"}}), "tool").status == 201
+    reply = apply(http, f"{DEP}/sw", with_volume({"emptyDir": {}}), "tool")
+    assert reply.status == 200, reply.body
+    assert reply.body["spec"]["template"]["spec"]["volumes"] == [{"name": "dags", "emptyDir": {}}]

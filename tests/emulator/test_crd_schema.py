@@ -105,3 +105,12 @@ def test_cluster_scoped_custom_resources(http):
               "spec": {"size": 2}}
     assert http.post("/apis/example.edp.platform/v1/gadgets", gadget).status == 201
     assert http.get("/apis/example.edp.platform/v1/namespaces/default/gadgets").status == 404
+
+
+def test_a_null_schema_keyword_counts_as_absent():
+    """The OpenShift Route CRD carries ``anyOf: null``; a real API server accepts Routes."""
+    from kube_emulator.schema import _openapi_to_jsonschema
+
+    schema = _openapi_to_jsonschema({"type": "object", "properties": {
+        "targetPort": {"anyOf": None, "x-kubernetes-int-or-string": True}}})
+    assert schema["properties"]["targetPort"] == {"x-kubernetes-int-or-string": True}

@@ -294,6 +294,34 @@ def _remove_path(obj: Any, path: Path, node: Node) -> None:
             return
 
 
+def _lookup(obj: Any, path: Path) -> Any:
+    """The value at ``path`` (field names and keyed list elements), or _MISSING."""
+    for pe in path:
+        kind, _, rest = pe.partition(":")
+        if kind == "f" and isinstance(obj, dict) and rest in obj:
+            obj = obj[rest]
+        elif kind == "k" and isinstance(obj, list):
+            ident = json.loads(rest)
+            obj = next((x for x in obj if isinstance(x, dict)
+                        and all(x.get(k) == v for k, v in ident.items())), _MISSING)
+            if obj is _MISSING:
+                return obj
+        else:
+            return _MISSING
+    return obj
+
+
+def _remove_emptied_parents(obj: dict, removed: Path, wanted: set[Path], node: Node) -> None:
+    """A map the applier set and no longer sets goes with its last field, as the real server
+    does (it owns the map itself, ``.`` in fieldsV1): switching a volume from
+    ``persistentVolumeClaim`` to ``emptyDir`` must not leave ``persistentVolumeClaim: {}``."""
+    for i in range(len(removed) - 1, 0, -1):
+        parent = removed[:i]
+        if parent in wanted or not parent[-1].startswith("f:") or _lookup(obj, parent) != {}:
+            return
+        _remove_path(obj, parent, node)
+
+
 def server_side_apply(live: dict | None, applied: dict, node: Node, manager: str, force: bool,
                       api_version: str, include_status: bool, plural: str, group: str) -> dict:
     """Apply ``applied`` as ``manager``; return the new object (managedFields set)."""
@@ -332,11 +360,13 @@ def server_side_apply(live: dict | None, applied: dict, node: Node, manager: str
     for entry in managed.owners_except(manager, "Apply"):
         others |= entry["_paths"]
     stale = previous - applied_fields.keys() - others
-    for path in stale:
+    wanted = {p[:i] for p in applied_fields for i in range(1, len(p) + 1)}
+    for path in sorted(stale, key=len, reverse=True):
         # Removing an element removes its fields too; its fields alone would
         # leave an element the applier no longer wants (and lose its key).
         if not any(path[:i] in stale for i in range(1, len(path))):
             _remove_path(merged, path, node)
+            _remove_emptied_parents(merged, path, wanted, node)
 
     # Fields now set by the applier leave other Update managers if the value changed.
     merged_fields = field_values(merged, node, include_status)

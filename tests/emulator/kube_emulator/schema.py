@@ -456,13 +456,19 @@ class BuiltinSchemas:
 
 
 def _openapi_to_jsonschema(raw: Any) -> Any:
-    """Translate OpenAPI v3.0 ``nullable`` into JSON-schema types (copying)."""
+    """Translate OpenAPI v3.0 ``nullable`` into JSON-schema types (copying).
+
+    A schema keyword whose value is null (the OpenShift Route CRD has ``anyOf: null`` on
+    ``spec.port.targetPort``) means the keyword is absent, as the API server reads it.
+    """
     if isinstance(raw, list):
         return [_openapi_to_jsonschema(x) for x in raw]
     if not isinstance(raw, dict):
         return raw
     out = {}
     for key, value in raw.items():
+        if value is None and key not in ("default", "enum", "example"):
+            continue
         if key in ("properties", "patternProperties", "definitions"):
             out[key] = {k: _openapi_to_jsonschema(v) for k, v in value.items()}
         elif key in ("default", "enum", "example", "x-kubernetes-validations"):
