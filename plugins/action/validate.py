@@ -34,16 +34,20 @@ def _module_spec(options):
     return spec
 
 
+ARGUMENT_SPEC = {"roles": {"type": "list", "elements": "str", "required": True}}
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("roles",))
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        roles = self._task.args.get("roles")
-        if not isinstance(roles, list) or not roles:
-            raise AnsibleActionFail("validate: roles must be a non-empty list of role names")
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        roles = args["roles"]
+        if not roles:
+            raise AnsibleActionFail("validate: roles must name at least one role")
         specs = {role: role_files.spec(self._loader, role) for role in roles}
         variables = role_files.variables(self._loader, roles, task_vars)
         self._checker = self._templar.copy_with_new_env(available_variables=variables)
