@@ -98,10 +98,11 @@ class Run:
         return sum(s["changed"] for s in self.stats.values())
 
     def task_results(self, task_name):
-        """{host: result} of the task with this name."""
+        """{host: result} of the task with this name (a role's tasks may carry the role's prefix)."""
         for play in self.results:
             for task in play["tasks"]:
-                if task["task"]["name"] == task_name:
+                name = task["task"]["name"]
+                if name == task_name or name.endswith(" : " + task_name):
                     return task["hosts"]
         raise AssertionError("no task named %r ran" % task_name)
 

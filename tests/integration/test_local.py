@@ -11,7 +11,11 @@ import time
 import psycopg2
 import pytest
 
+import json
+import urllib.request
+
 from conftest import Ansible, failure_messages
+from lib.airflow_server import ensure_airflow_venv
 from lib.pgserver import free_port, pg_bindir
 
 DIRS = ["config", "data", "logs", "backups", "dags", "run"]
@@ -26,15 +30,31 @@ class LocalPlatform:
         os.chmod(self.root, 0o755)
         self.home = self.root / "demo"
         self.port = free_port()
+        self.airflow_port = free_port()
         self.ansible = Ansible(tmp_path)
+        # The pinned Airflow virtualenv the Airflow tests share (built once, about 80 s).
+        self.venv = ensure_airflow_venv()
 
     def run(self, *args, extra_vars=None, **kwargs):
+        fixed = {"postgres_port": self.port, "airflow_api_port": self.airflow_port,
+                 "airflow_local_venv": str(self.venv)}
         return self.ansible.playbook("site.yml", "local", *args, vault=False,
-                                     extra_vars=dict({"postgres_port": self.port}, **(extra_vars or {})),
+                                     extra_vars=dict(fixed, **(extra_vars or {})),
                                      env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
 
     def password(self, name):
         return (self.home / "config" / "secrets" / ("postgres-" + name)).read_text()
+
+    def secret(self, name):
+        return (self.home / "config" / "secrets" / name).read_text()
+
+    def api(self, method, path, body=None, token=None):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.airflow_port, path), method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers=dict({"Content-Type": "application/json"},
+                                                  **({"Authorization": "Bearer " + token} if token else {})))
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
 
     def connect(self, user="airflow", password=None, dbname="airflow"):
         return psycopg2.connect(host="127.0.0.1", port=self.port, user=user, dbname=dbname,
@@ -47,6 +67,9 @@ class LocalPlatform:
             return cur.fetchall() if cur.description else None
 
     def stop(self):
+        supervisord = self.home / "config" / "airflow" / "supervisord.conf"
+        if supervisord.exists():
+            subprocess.run(["supervisorctl", "-c", str(supervisord), "shutdown"], capture_output=True)
         data = self.home / "data" / "postgres"
         if (data / "postmaster.pid").exists():
             subprocess.run(["runuser", "-u", "postgres", "--", str(pg_bindir() / "pg_ctl"), "stop", "-m", "fast",
@@ -128,6 +151,31 @@ def test_vvv_output_contains_no_password(platform):
     assert run.rc == 0
     for name in ("superuser", "airflow"):
         assert platform.password(name) not in run.output, "the %s password was printed" % name
+    for name in ("airflow-admin-password", "airflow-fernet-key", "airflow-jwt-secret", "airflow-api-secret-key"):
+        assert platform.secret(name) not in run.output, "%s was printed" % name
+
+
+def test_airflow_reports_every_component_healthy(platform):
+    status, health = platform.api("GET", "/api/v2/monitor/health")
+    assert status == 200
+    assert {name: part["status"] for name, part in health.items()} == {
+        "metadatabase": "healthy", "scheduler": "healthy", "triggerer": "healthy", "dag_processor": "healthy"}
+
+
+def test_the_admin_logs_in_and_has_admin_rights(platform):
+    status, body = platform.api("POST", "/auth/token",
+                                {"username": "admin", "password": platform.secret("airflow-admin-password")})
+    assert status == 201
+    status, users = platform.api("GET", "/auth/fab/v1/users", token=body["access_token"])
+    [admin] = [u for u in users["users"] if u["username"] == "admin"]
+    assert [r["name"] for r in admin["roles"]] == ["Admin"]
+
+
+def test_airflow_settings_are_the_kubernetes_ones_for_this_host(platform):
+    env = (platform.home / "config" / "airflow" / "airflow.env").read_text()
+    assert stat.S_IMODE((platform.home / "config" / "airflow" / "airflow.env").stat().st_mode) == 0o600
+    assert "AIRFLOW__CORE__AUTH_MANAGER='airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager'" in env
+    assert "AIRFLOW__CORE__EXECUTOR='LocalExecutor'" in env and "AIRFLOW__LOGGING__JSON_LOGS='True'" in env
 
 
 def test_a_changed_setting_is_reloaded_and_one_needing_a_restart_restarts(platform):
@@ -154,3 +202,13 @@ def test_check_mode_on_a_new_host_creates_nothing(tmp_path):
         subprocess.run(["rm", "-rf", str(root)])
 
 
+
+
+def test_a_new_airflow_setting_restarts_the_components_with_it(platform):
+    run = platform.run(extra_vars={"airflow_config": {"AIRFLOW__CORE__PARALLELISM": "3"}})
+    assert run.rc == 0, failure_messages(run)
+    restarted = run.task_results("Restart the components on a new configuration")["demo"]
+    assert restarted.get("changed"), "the components were not restarted"
+    assert "AIRFLOW__CORE__PARALLELISM='3'" in (platform.home / "config" / "airflow" / "airflow.env").read_text()
+    status, health = platform.api("GET", "/api/v2/monitor/health")
+    assert {part["status"] for part in health.values()} == {"healthy"}
