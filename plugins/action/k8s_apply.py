@@ -55,6 +55,7 @@ FROM_VARS = {
     "wait_timeout": "edp_wait_timeout",
 }
 APPLY = "application/apply-patch+yaml"
+CONFIGMAPS = {"name": "configmaps", "namespaced": True}
 READY_KINDS = {"Deployment", "StatefulSet", "Job"}
 
 
@@ -275,7 +276,7 @@ class ActionModule(ActionBase):
         self.records = {}
         for namespace in sorted(namespaces - new_namespaces):
             self.records[namespace] = record = ko.read_record(self._get(
-                client.path("v1", {"name": "configmaps", "namespaced": True}, namespace, ko.RECORD_NAME)))
+                client.path("v1", CONFIGMAPS, namespace, ko.RECORD_NAME)))
             kinds = set(wanted)
             if record is None:
                 kinds.update(ko.PRUNABLE)
@@ -316,16 +317,14 @@ class ActionModule(ActionBase):
                 raise
             return None
 
-    def _write_records(self, args, desired, components):
+    def _write_records(self, args, desired, components, query):
         """Record which kinds each component applied in each namespace; a write only when they change."""
         labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_TENANT: args["tenant"]}
-        query = {"fieldManager": args["field_manager"], "force": "true", "fieldValidation": "Strict"}
-        resource = {"name": "configmaps", "namespaced": True}
         for namespace in sorted(self._namespaces(args, desired)):
             previous = self.records.get(namespace)
             kinds = ko.next_record(previous, desired, namespace, components)
             if kinds != previous and (kinds or previous):
-                self.client.request("PATCH", self.client.path("v1", resource, namespace, ko.RECORD_NAME),
+                self.client.request("PATCH", self.client.path("v1", CONFIGMAPS, namespace, ko.RECORD_NAME),
                                     query, ko.record_object(namespace, labels, kinds), APPLY)
 
     def _converge(self, args, desired, components):
@@ -361,7 +360,7 @@ class ActionModule(ActionBase):
         if args["prune"]:
             self._prune(live, desired, components)
         if not check:
-            self._write_records(args, desired, components)
+            self._write_records(args, desired, components, query)
         if args["wait"] and not check:
             self._wait(applied, args["wait_timeout"])
 
