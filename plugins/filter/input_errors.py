@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.edp.platform.plugins.module_utils.pg_archive import parse_age
+
 DOCUMENTATION = r"""
 name: input_errors
 short_description: Check inventory values (DNS names, quantities, images, secrets) and list what is wrong
@@ -22,7 +24,9 @@ description:
     of quantities), C(image), C(images) (a mapping of images; with C(pinned=true) the tag
     C(latest) and untagged images are refused), C(secret) (present and not a placeholder), C(required) (not empty),
     C(labels) (valid Kubernetes label keys and values), C(absolute_path), C(pg_identifier)
-    (a PostgreSQL name that needs no quoting)."
+    (a PostgreSQL name that needs no quoting), C(cron) (a five-field schedule or a macro such
+    as C(@daily), as a CronJob and crontab take it), C(duration) (seconds, or C(14d), C(26h),
+    C(1d12h)), C(positive) (an integer of at least 1)."
 options:
   _input:
     description: The checks.
@@ -57,6 +61,13 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 IMAGE = re.compile(
     r"^(?P<name>(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$")
+CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+# minute, hour, day of month, month, day of week: their ranges and names.
+CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+               ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun",
+                                 "jul", "aug", "sep", "oct", "nov", "dec")),
+               ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
+CRON_ITEM = re.compile(r"^(\*|(?P<low>\w+)(-(?P<high>\w+))?)(/(?P<step>\d+))?$")
 PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 PLACEHOLDERS = {"changeme", "change-me", "change_me", "password", "secret", "xxx", "todo", "replace-me"}
 
@@ -104,6 +115,39 @@ def _secret_problem(value):
     return None
 
 
+def _cron_value(text, low, high, names):
+    value = names.index(text.lower()) + low if text.lower() in names else int(text) if text.isdigit() else None
+    return value if value is not None and low <= value <= high else None
+
+
+def _cron_problem(value):
+    """None for a schedule CronJobs and crontab both take; otherwise what is wrong, in words."""
+    if not isinstance(value, str):
+        return "%r is not a cron schedule" % (value,)
+    if value.strip() in CRON_MACROS:
+        return None
+    fields = value.split()
+    if len(fields) != 5:
+        return ("%r is not a cron schedule: it needs five fields (minute hour day-of-month month "
+                "day-of-week), or a macro such as @daily" % value)
+    for field, (what, low, high, names) in zip(fields, CRON_FIELDS):
+        for item in field.split(","):
+            match = CRON_ITEM.match(item)
+            bounds = match and [match.group(k) for k in ("low", "high") if match.group(k)]
+            if not match or any(_cron_value(b, low, high, names) is None for b in bounds) or (
+                    match.group("step") is not None and int(match.group("step")) == 0):
+                return "%r: the %s field %r is not valid (%d-%d)" % (value, what, field, low, high)
+    return None
+
+
+def _duration_problem(value):
+    try:
+        parse_age(value)
+    except ValueError:
+        return "%r is not seconds or a duration such as 14d, 26h, 90m, 1d12h" % (value,)
+    return None
+
+
 def _labels_problem(value):
     if not isinstance(value, dict):
         return "must be a mapping of label names to values"
@@ -142,6 +186,10 @@ def check_one(check):
         "labels": _labels_problem,
         "pg_identifier": lambda v: None if isinstance(v, str) and PG_IDENTIFIER.match(v)
         else "%r is not a plain PostgreSQL name (lowercase letters, digits and '_', at most 63)" % (v,),
+        "cron": _cron_problem,
+        "duration": _duration_problem,
+        "positive": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1
+        else "%r is not a whole number of at least 1" % (v,),
         "absolute_path": lambda v: None if isinstance(v, str) and v.startswith("/")
         else "%r is not an absolute path" % (v,),
     }

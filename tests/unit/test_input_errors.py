@@ -105,3 +105,39 @@ def test_pg_identifier_needs_no_quoting():
     assert errors("pg_identifier", "airflow_meta") == []
     for bad in ("Airflow", "air-flow", "1db", "x" * 64, 'a"; drop'):
         assert "not a plain PostgreSQL name" in errors("pg_identifier", bad)[0], bad
+
+
+@pytest.mark.parametrize("value", ["15 1 * * *", "*/15 * * * *", "0 2 * * 0", "0 2 * * 7", "0 0 1-15/2 * mon-fri",
+                                   "0,30 8-18 * jan,jul *", "@daily", "@hourly", "59 23 31 12 6"])
+def test_cron_accepts_what_cronjobs_and_crontab_take(value):
+    assert errors("cron", value) == []
+
+
+@pytest.mark.parametrize("value, field", [("60 * * * *", "minute"), ("* 24 * * *", "hour"), ("* * 0 * *", "day of month"),
+                                          ("* * * 13 *", "month"), ("* * * * 8", "day of week"),
+                                          ("*/0 * * * *", "minute"), ("* * * foo *", "month"), ("1-x * * * *", "minute")])
+def test_cron_names_the_bad_field(value, field):
+    [message] = errors("cron", value)
+    assert "the %s field" % field in message
+
+
+@pytest.mark.parametrize("value", ["* * * *", "daily", "@sometimes", "", 5])
+def test_cron_refuses_what_is_not_a_schedule(value):
+    [message] = errors("cron", value)
+    assert "cron schedule" in message
+
+
+@pytest.mark.parametrize("value", ["14d", "26h", "1d12h", 3600, "90m"])
+def test_duration_accepts_seconds_and_units(value):
+    assert errors("duration", value) == []
+
+
+@pytest.mark.parametrize("value", ["two weeks", "14x", "", True, None])
+def test_duration_refuses_other_text(value):
+    [message] = errors("duration", value)
+    assert message.startswith("var: ") and ("duration such as 14d" in message or "is not set" in message)
+
+
+@pytest.mark.parametrize("value, ok", [(1, True), (7, True), (0, False), (-1, False), ("7", False), (True, False)])
+def test_positive_wants_a_whole_number_of_at_least_one(value, ok):
+    assert (errors("positive", value) == []) is ok
