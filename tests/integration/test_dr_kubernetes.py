@@ -214,8 +214,6 @@ def test_a_bad_schedule_or_missing_kubectl_image_fails_before_any_write(ansible,
 # -- edp-k8s-backup.sh with the real kubectl ---------------------------------------------------
 
 def snapshots(emulator):
-    from kube_emulator.emulator import Emulator  # noqa: F401  (the store is read through the API below)
-
     import urllib.request
 
     url = "%s/apis/snapshot.storage.k8s.io/v1/namespaces/%s/volumesnapshots" % (emulator.url, NS)
