@@ -111,6 +111,8 @@ def render_objects(loader, templar, role, variables):
             resolved[name] = data_templar.template(variables[name])
         except Exception:  # e.g. an unset vault variable in a branch the template skips:
             pass  # left as it was, it fails (naming the variable) only if a template uses it
+    # Lookups (file, template) search the role's own folders, as in the role's tasks.
+    resolved["ansible_search_path"] = [role_path(role)]
     data_templar = templar.copy_with_new_env(available_variables=resolved, searchpath=[folder])
     objects = []
     for name, source in sources.items():
