@@ -196,5 +196,22 @@ def failure_messages(run: Run) -> str:
         for task in play["tasks"]:
             for host, result in task["hosts"].items():
                 if result.get("failed"):
-                    messages.append("%s: %s" % (host, result.get("msg")))
+                    # A failed command's own words are in its stderr, as a user sees them.
+                    stderr = (result.get("stderr") or "").strip().splitlines()[-1:]
+                    messages.append("%s: %s" % (host, " ".join([str(result.get("msg"))] + stderr)))
     return "\n".join(messages) or run.output[-3000:]
+
+
+@pytest.fixture(scope="session")
+def local_platform(tmp_path_factory):
+    """The local target, brought up once by site.yml -i inventories/local (lib/local_platform.py)."""
+    from lib.local_platform import LocalPlatform
+
+    local = LocalPlatform(tmp_path_factory.mktemp("local"))
+    try:
+        run = local.run()
+        assert run.rc == 0, failure_messages(run)
+        local.first_run = run
+        yield local
+    finally:
+        local.stop()

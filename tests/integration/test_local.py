@@ -1,7 +1,6 @@
 """The local target end to end: site.yml -i inventories/local brings up the tenant's home and a
 real PostgreSQL (the OS packages' binaries, run as the postgres user) on this machine."""
 
-import os
 import pathlib
 import stat
 import subprocess
@@ -11,80 +10,15 @@ import time
 import psycopg2
 import pytest
 
-import json
-import urllib.request
-
 from conftest import Ansible, failure_messages
-from lib.airflow_server import ensure_airflow_venv
-from lib.pgserver import free_port, pg_bindir
+from lib.pgserver import free_port
 
 DIRS = ["config", "data", "logs", "backups", "dags", "run"]
 
 
-class LocalPlatform:
-    """One local bring-up shared by the tests of this module (it takes a few seconds)."""
-
-    def __init__(self, tmp_path):
-        # PostgreSQL runs as postgres: its folders must be reachable, so not below pytest's 0700 tmp.
-        self.root = pathlib.Path(tempfile.mkdtemp(prefix="edp-local-", dir="/tmp"))
-        os.chmod(self.root, 0o755)
-        self.home = self.root / "demo"
-        self.port = free_port()
-        self.airflow_port = free_port()
-        self.ansible = Ansible(tmp_path)
-        # The pinned Airflow virtualenv the Airflow tests share (built once, about 80 s).
-        self.venv = ensure_airflow_venv()
-
-    def run(self, *args, extra_vars=None, **kwargs):
-        fixed = {"postgres_port": self.port, "airflow_api_port": self.airflow_port,
-                 "airflow_local_venv": str(self.venv)}
-        return self.ansible.playbook("site.yml", "local", *args, vault=False,
-                                     extra_vars=dict(fixed, **(extra_vars or {})),
-                                     env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
-
-    def password(self, name):
-        return (self.home / "config" / "secrets" / ("postgres-" + name)).read_text()
-
-    def secret(self, name):
-        return (self.home / "config" / "secrets" / name).read_text()
-
-    def api(self, method, path, body=None, token=None):
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.airflow_port, path), method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers=dict({"Content-Type": "application/json"},
-                                                  **({"Authorization": "Bearer " + token} if token else {})))
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-
-    def connect(self, user="airflow", password=None, dbname="airflow"):
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user=user, dbname=dbname,
-                                password=self.password(user if user == "airflow" else "superuser")
-                                if password is None else password, connect_timeout=5)
-
-    def sql(self, query, user="postgres", dbname="postgres"):
-        with self.connect(user, dbname=dbname) as conn, conn.cursor() as cur:
-            cur.execute(query)
-            return cur.fetchall() if cur.description else None
-
-    def stop(self):
-        supervisord = self.home / "config" / "airflow" / "supervisord.conf"
-        if supervisord.exists():
-            subprocess.run(["supervisorctl", "-c", str(supervisord), "shutdown"], capture_output=True)
-        data = self.home / "data" / "postgres"
-        if (data / "postmaster.pid").exists():
-            subprocess.run(["runuser", "-u", "postgres", "--", str(pg_bindir() / "pg_ctl"), "stop", "-m", "fast",
-                            "-D", str(data)], capture_output=True)
-        subprocess.run(["rm", "-rf", str(self.root)])
-
-
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    local = LocalPlatform(tmp_path_factory.mktemp("local"))
-    run = local.run()
-    assert run.rc == 0, failure_messages(run)
-    local.first_run = run
-    yield local
-    local.stop()
+def platform(local_platform):
+    return local_platform
 
 
 def test_bring_up_creates_the_tenant_home(platform):

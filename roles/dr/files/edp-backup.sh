@@ -19,7 +19,8 @@
 # Environment: BACKUP_ROOT (dumps/, base/, wal/ below it), the libpq variables PGHOST,
 # PGPORT, PGUSER (a superuser) and PGPASSWORD or PGPASSFILE, PGDATABASE (the database backed
 # up), DB_OWNER (its owner), DUMP_KEEP_COUNT, DUMP_KEEP_AGE (seconds or 14d, 36h, 1d12h),
-# BASE_KEEP_COUNT, PGDATA (pitr-*), PG_BINDIR (optional: the client tools' folder).
+# BASE_KEEP_COUNT, MAX_AGE (drill: the oldest the dump may be), PGDATA (pitr-*), PG_BINDIR
+# (optional: the client tools' folder).
 #
 # Every command ends with one JSON line of figures on stdout; progress goes to stderr.
 # The manifest (<archive>.manifest.json) is what edp.platform.pg_dump_verify checks:
@@ -36,6 +37,7 @@ DB_OWNER=${DB_OWNER:-$PGDATABASE}
 DUMP_KEEP_COUNT=${DUMP_KEEP_COUNT:-7}
 DUMP_KEEP_AGE=${DUMP_KEEP_AGE:-14d}
 BASE_KEEP_COUNT=${BASE_KEEP_COUNT:-2}
+MAX_AGE=${MAX_AGE:-}
 if [ -n "${PG_BINDIR:-}" ]; then PATH="$PG_BINDIR:$PATH"; fi
 DUMPS="$BACKUP_ROOT/dumps"
 BASE="$BACKUP_ROOT/base"
@@ -205,8 +207,7 @@ SQL
 # Keep at most DUMP_KEEP_COUNT dumps, none older than DUMP_KEEP_AGE, and always the newest.
 # Unfinished ones (no manifest, or a .partial left by a killed run) go after a day.
 prune_dumps() {
-  local keep_age now index=0 manifest stamp archive deleted=()
-  keep_age=$(seconds "$DUMP_KEEP_AGE" DUMP_KEEP_AGE)
+  local now index=0 manifest stamp archive deleted=()
   now=$(date +%s)
   while read -r manifest; do
     [ -n "$manifest" ] || continue
@@ -214,7 +215,7 @@ prune_dumps() {
     archive=${manifest%"$MANIFEST_SUFFIX"}
     stamp=${archive#"$PGDATABASE-"}
     stamp=${stamp%.dump}
-    if ((index > 1)) && ((index > DUMP_KEEP_COUNT || now - $(stamp_epoch "$stamp") > keep_age)); then
+    if ((index > 1)) && ((index > DUMP_KEEP_COUNT || now - $(stamp_epoch "$stamp") > DUMP_KEEP_SECONDS)); then
       rm -rf "${DUMPS:?}/$archive" "${DUMPS:?}/$manifest"
       deleted+=("$archive")
       log "deleted $archive (retention: $DUMP_KEEP_COUNT dumps, $DUMP_KEEP_AGE)"
@@ -284,17 +285,21 @@ SQL
 }
 
 cmd_drill() {
-  local archive scratch started figures created
+  local archive scratch started figures created age
   archive=$(resolve_archive "${1:-newest}")
+  created=$(manifest_field "$archive" created)
+  age=$(($(date +%s) - $(date -u -d "$created" +%s)))
+  if [ -n "$MAX_AGE" ] && ((age > MAX_AGE_SECONDS)); then
+    die "$archive is older than max_age $MAX_AGE: created $created, ${age}s ago (are the scheduled dumps running?)"
+  fi
   check_digest "$archive"
   scratch="${PGDATABASE}_drill_$(date -u +%Y%m%dt%H%M%Sz)_$$"
   started=$(date +%s)
   SCRATCH_DATABASE=$scratch
   log "drill: restoring $archive into the scratch database $scratch"
   figures=$(restore_into "$archive" "$scratch")
-  created=$(manifest_field "$archive" created)
   printf '{"archive": "%s", "created": "%s", "rpo_seconds": %s, "rto_seconds": %s, "tables": %s, "rows": %s}\n' \
-    "$archive" "$created" "$(($(date +%s) - $(date -u -d "$created" +%s)))" "$(($(date +%s) - started))" \
+    "$archive" "$created" "$age" "$(($(date +%s) - started))" \
     "${figures% *}" "${figures#* }"
 }
 
@@ -410,6 +415,13 @@ SQL
   printf '{"recovered": true, "timeline": %s, "waited_seconds": %s}\n' \
     "$("${PSQL[@]}" --dbname=postgres <<<'SELECT timeline_id FROM pg_control_checkpoint();')" "$waited"
 }
+
+# The settings are checked before anything is done, each named when it is wrong.
+for setting in DUMP_KEEP_COUNT BASE_KEEP_COUNT; do
+  [[ ${!setting} =~ ^[1-9][0-9]*$ ]] || die "$setting '${!setting}' is not a whole number of at least 1"
+done
+DUMP_KEEP_SECONDS=$(seconds "$DUMP_KEEP_AGE" DUMP_KEEP_AGE)
+if [ -n "$MAX_AGE" ]; then MAX_AGE_SECONDS=$(seconds "$MAX_AGE" MAX_AGE); fi
 
 command=${1:-}
 [ $# -gt 0 ] && shift

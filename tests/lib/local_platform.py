@@ -1,0 +1,81 @@
+"""The local target brought up once for the tests that need it (tests/integration/test_local.py,
+test_dr_local.py): site.yml -i inventories/local with a real PostgreSQL and a real Airflow, in a
+scratch root, on free ports."""
+
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+import urllib.request
+
+import psycopg2
+
+from conftest import Ansible
+from lib.airflow_server import ensure_airflow_venv
+from lib.pgserver import free_port, pg_bindir
+
+
+class LocalPlatform:
+    """One local bring-up shared by every test that needs it (about a minute)."""
+
+    def __init__(self, tmp_path):
+        # PostgreSQL runs as postgres: its folders must be reachable, so not below pytest's 0700 tmp.
+        self.root = pathlib.Path(tempfile.mkdtemp(prefix="edp-local-", dir="/tmp"))
+        os.chmod(self.root, 0o755)
+        self.home = self.root / "demo"
+        self.port = free_port()
+        self.airflow_port = free_port()
+        self.ansible = Ansible(tmp_path)
+        # The pinned Airflow virtualenv the Airflow tests share (built once, about 80 s).
+        self.venv = ensure_airflow_venv()
+
+    def run(self, *args, playbook="site.yml", extra_vars=None, **kwargs):
+        fixed = {"postgres_port": self.port, "airflow_api_port": self.airflow_port,
+                 "airflow_local_venv": str(self.venv)}
+        return self.ansible.playbook(playbook, "local", *args, vault=False,
+                                     extra_vars=dict(fixed, **(extra_vars or {})),
+                                     env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
+
+    def password(self, name):
+        return (self.home / "config" / "secrets" / ("postgres-" + name)).read_text()
+
+    def secret(self, name):
+        return (self.home / "config" / "secrets" / name).read_text()
+
+    def api(self, method, path, body=None, token=None):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.airflow_port, path), method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers=dict({"Content-Type": "application/json"},
+                                                  **({"Authorization": "Bearer " + token} if token else {})))
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+
+    def connect(self, user="airflow", password=None, dbname="airflow"):
+        return psycopg2.connect(host="127.0.0.1", port=self.port, user=user, dbname=dbname,
+                                password=self.password(user if user == "airflow" else "superuser")
+                                if password is None else password, connect_timeout=5)
+
+    def sql(self, query, user="postgres", dbname="postgres"):
+        with self.connect(user, dbname=dbname) as conn, conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall() if cur.description else None
+
+    def stop(self):
+        supervisord = self.home / "config" / "airflow" / "supervisord.conf"
+        if supervisord.exists():
+            subprocess.run(["supervisorctl", "-c", str(supervisord), "shutdown"], capture_output=True)
+        data = self.home / "data" / "postgres"
+        if (data / "postmaster.pid").exists():
+            subprocess.run(["runuser", "-u", "postgres", "--", str(pg_bindir() / "pg_ctl"), "stop", "-m", "fast",
+                            "-D", str(data)], capture_output=True)
+        subprocess.run(["rm", "-rf", str(self.root)])
+        self.remove_crontab_entries()
+
+    def remove_crontab_entries(self):
+        """The dr role's crontab entries of this root (their names hold its backup folder)."""
+        listed = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+        if listed.returncode != 0:
+            return
+        kept = [line for line in listed.stdout.splitlines() if str(self.root) not in line]
+        subprocess.run(["crontab", "-"], input="".join(line + "\n" for line in kept), text=True, check=True)
