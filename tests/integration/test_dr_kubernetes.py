@@ -389,6 +389,8 @@ def test_restore_to_a_point_in_time_stops_postgres_and_mounts_its_data(ansible, 
     assert emulator.get_object("apps/v1", "StatefulSet", "postgres", NS)["spec"]["replicas"] == 1
     [stop] = run.task_results("Stop PostgreSQL (scale StatefulSet postgres to 0)").values()
     assert stop["result"]["spec"]["replicas"] == 0
+    [restart] = run.task_results("Restart PostgreSQL without the recovery settings (scale to 0)").values()
+    assert restart["changed"] and restart["result"]["spec"]["replicas"] == 0
     assert airflow_replicas(emulator) == {n: 1 for n in AIRFLOW}
 
 
