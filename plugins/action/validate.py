@@ -92,5 +92,5 @@ class ActionModule(ActionBase):
             if check.get("unless_empty") and value in ("", None, [], {}):
                 continue
             resolved.append({"name": check["var"], "value": value, "check": check["check"],
-                             "pinned": check.get("pinned", pinned)})
+                             "pinned": check.get("pinned", pinned), "values": check.get("values"), "why": check.get("why")})
         return input_errors(resolved)

@@ -26,7 +26,8 @@ description:
     C(labels) (valid Kubernetes label keys and values), C(absolute_path), C(pg_identifier)
     (a PostgreSQL name that needs no quoting), C(cron) (a five-field schedule or a macro such
     as C(@daily), as a CronJob and crontab take it), C(duration) (seconds, or C(14d), C(26h),
-    C(1d12h)), C(positive) (an integer of at least 1)."
+    C(1d12h)), C(positive) (an integer of at least 1), C(one_of) (one of the check's C(values),
+    with its C(why) in the message)."
 options:
   _input:
     description: The checks.
@@ -193,6 +194,10 @@ def check_one(check):
         "absolute_path": lambda v: None if isinstance(v, str) and v.startswith("/")
         else "%r is not an absolute path" % (v,),
     }
+    if kind == "one_of":
+        allowed = check.get("values") or []
+        return [] if value in allowed else ["%r is not one of %s%s" % (
+            value, ", ".join(map(str, allowed)), (": " + check["why"]) if check.get("why") else "")]
     if kind in single:
         problem = single[kind](value)
         return [problem] if problem else []

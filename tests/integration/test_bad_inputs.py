@@ -38,6 +38,12 @@ CASES = [
     ("storage-class-not-dns1123", "dev", {"edp_storage_class": "Fast_SSD"}, "edp_storage_class: 'Fast_SSD'"),
     ("quota-wrong-type", "dev", {"tenant_quota": "lots"}, "tenant_quota"),
     ("negative-wait-timeout-type", "dev", {"edp_wait_timeout": "soon"}, "edp_wait_timeout"),
+    ("backup-schedule-out-of-range", "dev", {"dr_dump_schedule": "15 25 * * *"},
+     "dr_dump_schedule: '15 25 * * *': the hour field '25' is not valid (0-23)"),
+    ("retention-age-not-a-duration", "dev", {"dr_dump_keep_age": "two weeks"},
+     "dr_dump_keep_age: 'two weeks' is not seconds or a duration"),
+    ("backup-volume-only-for-one-pod", "dev", {"postgres_backup_access_mode": "ReadWriteOncePod"},
+     "postgres_backup_access_mode: 'ReadWriteOncePod' is not one of ReadWriteOnce, ReadWriteMany: the dr role's"),
 ]
 
 

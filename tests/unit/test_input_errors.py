@@ -141,3 +141,10 @@ def test_duration_refuses_other_text(value):
 @pytest.mark.parametrize("value, ok", [(1, True), (7, True), (0, False), (-1, False), ("7", False), (True, False)])
 def test_positive_wants_a_whole_number_of_at_least_one(value, ok):
     assert (errors("positive", value) == []) is ok
+
+
+def test_one_of_names_the_allowed_values_and_why():
+    check = {"values": ["ReadWriteOnce", "ReadWriteMany"], "why": "the Jobs share it"}
+    assert errors("one_of", "ReadWriteMany", **check) == []
+    assert errors("one_of", "ReadWriteOncePod", **check) == [
+        "var: 'ReadWriteOncePod' is not one of ReadWriteOnce, ReadWriteMany: the Jobs share it"]
