@@ -112,6 +112,24 @@ def test_airflow_settings_are_the_kubernetes_ones_for_this_host(platform):
     assert "AIRFLOW__CORE__EXECUTOR='LocalExecutor'" in env and "AIRFLOW__LOGGING__JSON_LOGS='True'" in env
 
 
+def listening_addresses(port):
+    """The local addresses with a socket listening on a TCP port (from /proc/net/tcp, tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hex_port = local.rpartition(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
+def test_the_api_server_listens_on_this_host_only(platform):
+    # 0100007F is 127.0.0.1 in the kernel's byte order; 00000000 (or all zeros in tcp6) is every interface.
+    assert listening_addresses(platform.airflow_port) == {"0100007F"}
+
+
 def test_a_changed_setting_is_reloaded_and_one_needing_a_restart_restarts(platform):
     [(pid_before,)] = platform.sql("SELECT pg_postmaster_start_time()::text")
     run = platform.run(extra_vars={"postgres_settings": {"work_mem": "8MB"}})
