@@ -46,11 +46,21 @@ def script_env(platform, **overrides):
     return env
 
 
-def script(platform, *args, **overrides):
-    proc = subprocess.run(["bash", str(platform.home / "config" / "dr" / SCRIPT), *args], capture_output=True,
+def run_script(platform, *args, **overrides):
+    return subprocess.run(["bash", str(platform.home / "config" / "dr" / SCRIPT), *args], capture_output=True,
                           text=True, env=script_env(platform, **overrides), timeout=300)
+
+
+def script(platform, *args, **overrides):
+    proc = run_script(platform, *args, **overrides)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.splitlines()[-1])
+
+
+def script_fails(platform, *args, **overrides):
+    proc = run_script(platform, *args, **overrides)
+    assert proc.returncode != 0, proc.stdout
+    return proc.stderr
 
 
 @pytest.fixture
@@ -145,7 +155,9 @@ def test_restore_brings_back_every_row_and_keeps_the_replaced_database(platform)
     supervisorctl(platform, "stop", "all")
     try:
         platform.sql("CREATE TABLE IF NOT EXISTS dr_restore AS SELECT g AS id, md5(g::text) AS v "
-                     "FROM generate_series(1, 20000) g", dbname="airflow")
+                     "FROM generate_series(1, 20000) g; "
+                     "CREATE TABLE IF NOT EXISTS dr_rows AS SELECT g AS id FROM generate_series(1, 5000) g",
+                     dbname="airflow")
         run = playbook(platform, "backup")
         assert run.rc == 0, failure_messages(run)
         at_backup = airflow_counts(platform)
@@ -285,9 +297,8 @@ def test_base_backup_retention_removes_wal_only_older_than_the_oldest_kept(platf
 
 
 def test_a_bad_retention_setting_fails_naming_it(platform):
-    proc = subprocess.run(["bash", str(platform.home / "config" / "dr" / SCRIPT), "dump"], capture_output=True,
-                          text=True, env=script_env(platform, DUMP_KEEP_AGE="two weeks"))
-    assert proc.returncode != 0 and "DUMP_KEEP_AGE 'two weeks' is not seconds or a duration" in proc.stderr
+    assert "DUMP_KEEP_AGE 'two weeks' is not seconds or a duration" in script_fails(
+        platform, "dump", DUMP_KEEP_AGE="two weeks")
 
 
 def test_disabling_the_schedule_removes_the_crontab_entries(platform):
@@ -299,13 +310,6 @@ def test_disabling_the_schedule_removes_the_crontab_entries(platform):
     assert run.rc == 0 and run.changed() > 0
     run = platform.run()
     assert run.rc == 0 and run.changed() == 0, "a second run changed something"
-
-
-def script_fails(platform, *args, **overrides):
-    proc = subprocess.run(["bash", str(platform.home / "config" / "dr" / SCRIPT), *args], capture_output=True,
-                          text=True, env=script_env(platform, **overrides), timeout=300)
-    assert proc.returncode != 0, proc.stdout
-    return proc.stderr
 
 
 def test_the_kubernetes_drill_restores_compares_and_drops_its_scratch_database(platform, newest):

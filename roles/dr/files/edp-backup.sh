@@ -148,11 +148,15 @@ resolve_archive() {
   printf '%s' "$wanted"
 }
 
+# One field of an archive's manifest (the server parses the JSON: no jq in the image).
+manifest_field() {
+  "${PSQL[@]}" --dbname=postgres --set=manifest="$(cat "$1$MANIFEST_SUFFIX")" <<<"SELECT :'manifest'::json ->> '$2';"
+}
+
 # The archive's SHA-256 against its manifest's: a cheap gate before a restore.
 check_digest() {
   local archive=$1 expected actual
-  expected=$("${PSQL[@]}" --dbname=postgres --set=manifest="$(cat "$archive$MANIFEST_SUFFIX")" \
-               <<<"SELECT :'manifest'::json ->> 'sha256';")
+  expected=$(manifest_field "$archive" sha256)
   actual=$(sha256sum "$archive" | cut -d' ' -f1)
   [ "$expected" = "$actual" ] || die "$archive does not match its manifest: sha256 $actual, manifest $expected"
 }
@@ -254,10 +258,6 @@ restore_into() {
 drop_database() {
   "${PSQL[@]}" --dbname=postgres --set=db="$1" <<<'DROP DATABASE IF EXISTS :"db" WITH (FORCE);' \
     || log "could not drop database $1: drop it by hand"
-}
-
-manifest_field() {
-  "${PSQL[@]}" --dbname=postgres --set=manifest="$(cat "$1$MANIFEST_SUFFIX")" <<<"SELECT :'manifest'::json ->> '$2';"
 }
 
 cmd_restore() {
