@@ -1,7 +1,7 @@
 """Fixtures for the emulator's own tests.
 
 ``emu`` is a fresh, started emulator per test (they start in well under a
-second); ``emu_crds`` also has the project's upstream CRDs preloaded.
+second); ``emu_crds`` also has the CRDs of ``tests/crds`` preloaded.
 ``http`` talks to it with plain ``http.client`` so tests see real status
 codes, headers and bodies.
 """
@@ -28,9 +28,11 @@ def emu():
 
 @pytest.fixture(scope="session")
 def crd_dir() -> Path:
+    """tests/crds (or ``$EDP_CRD_DIR``): part of the repository, so its absence is a failure."""
     path = default_crd_dir()
-    if not path.is_dir():
-        pytest.skip(f"upstream CRD directory {path} not present (set EDP_CRD_DIR)")
+    if not path.is_dir() or not any(path.glob("*.yaml")):
+        pytest.fail(f"no CRD files in {path}: tests/crds/ belongs to the repository "
+                    "(scripts/crd_schemas.py writes it), or EDP_CRD_DIR names a wrong folder")
     return path
 
 
