@@ -187,9 +187,11 @@ def test_strategic_merge_service_ports_by_port_and_volume_mounts_by_mount_path(h
     reply = http.patch(f"{path}/s", {"spec": {"ports": [{"port": 443, "targetPort": 8443}]}}, SMP)
     assert [(p["port"], p["targetPort"]) for p in reply.body["spec"]["ports"]] == [(80, 80), (443, 8443)]
 
-    mounts = {"spec": {"template": {"spec": {"containers": [{"name": "app", "volumeMounts": [
-        {"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b"}]}]}}}}
-    http.patch(f"{DEP}/web", mounts, SMP)
+    mounts = {"spec": {"template": {"spec": {
+        "volumes": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}],  # mounts need volumes
+        "containers": [{"name": "app", "volumeMounts": [
+            {"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b"}]}]}}}}
+    assert http.patch(f"{DEP}/web", mounts, SMP).status == 200
     change = {"spec": {"template": {"spec": {"containers": [{"name": "app", "volumeMounts": [
         {"mountPath": "/b", "readOnly": True}]}]}}}}
     app = http.patch(f"{DEP}/web", change, SMP).body["spec"]["template"]["spec"]["containers"][0]

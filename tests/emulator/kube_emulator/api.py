@@ -528,10 +528,12 @@ class Api:
         schema = self.schema_for(rtype)
         if schema is not None:
             causes += schema.errors(new)
+        if not rtype.is_custom:
+            causes += validation.validate_object(rtype.kind, new, old, schema.root if schema else None)
         if old is not None:
             causes += validation.validate_update(rtype.kind, old, new)
         if causes:
-            raise errors.invalid(rtype.kind, rtype.group, name, causes)
+            raise errors.invalid(rtype.kind, rtype.group, name, _merge_causes(causes))
 
     def _persist(self, req: Request, old: dict | None, new: dict, warnings: list[str],
                  created: bool = False) -> Response:
@@ -694,6 +696,14 @@ def _scale_of(obj: dict) -> dict:
             "spec": {"replicas": replicas},
             "status": {"replicas": (obj.get("status") or {}).get("replicas", replicas),
                        "selector": ",".join(f"{k}={v}" for k, v in selector.items())}}
+
+
+def _merge_causes(causes: list[dict]) -> list[dict]:
+    """Drop repeats: the schema and a Go rule may report the same problem, and a Go
+    rule's ``Required value: <why>`` says more than the schema's bare ``Required value``."""
+    unique = {(c["field"], c["message"]): c for c in causes}
+    explained = {c["field"] for c in unique.values() if c["message"].startswith("Required value: ")}
+    return [c for c in unique.values() if not (c["message"] == "Required value" and c["field"] in explained)]
 
 
 def _truthy(value: Any) -> bool:

@@ -21,10 +21,15 @@ what clients observe:
   - fields the manager applied last time and no longer applies are removed
     from the object unless another manager still owns them.
 
-Simplifications: field identity ignores server-side defaulting of list-map
-key fields (``protocol: TCP`` on ports), so a conflict involving such an
-element may go unnoticed; ownership of status subresource writes is not
-tracked; ``null`` in an applied configuration is ignored.
+List-map elements are identified by their key fields *after* defaulting, as
+the real server does: an applied Service or container port without
+``protocol`` is the element ``k:{"port":80,"protocol":"TCP"}``, the same one
+the stored (defaulted) object holds, so re-applying it, or applying it from a
+second manager with the same values, is neither a conflict nor a second item.
+The key defaults come from the schema (:attr:`Node.key_defaults`).
+
+Simplifications: ownership of status subresource writes is not tracked;
+``null`` in an applied configuration is ignored.
 """
 
 from __future__ import annotations
@@ -67,8 +72,18 @@ def _list_semantics(node: Node) -> tuple[str, tuple[str, ...]]:
     return "atomic", ()
 
 
-def _key_pe(item: dict, keys: Iterable[str]) -> str:
-    ident = {k: item[k] for k in keys if k in item}
+def _identity(item: dict, keys: Iterable[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The key fields of a list-map element, missing ones defaulted as the server does."""
+    return {k: item[k] if k in item else defaults[k] for k in keys if k in item or k in defaults}
+
+
+def _matches(candidate: Any, ident: dict[str, Any], defaults: dict[str, Any]) -> bool:
+    return isinstance(candidate, dict) and all(
+        candidate.get(k, defaults.get(k)) == v for k, v in ident.items())
+
+
+def _key_pe(item: dict, keys: Iterable[str], defaults: dict[str, Any]) -> str:
+    ident = _identity(item, keys, defaults)
     return "k:" + json.dumps(ident, sort_keys=True, separators=(",", ":"))
 
 
@@ -102,7 +117,7 @@ def _walk(value: Any, node: Node, path: Path, out: dict[Path, Any]) -> None:
         list_type, keys = _list_semantics(node)
         if list_type == "map" and all(isinstance(x, dict) for x in value):
             for item in value:
-                entry = path + (_key_pe(item, keys),)
+                entry = path + (_key_pe(item, keys, node.key_defaults),)
                 out[entry] = _ENTRY
                 for key, sub in item.items():
                     _walk(sub, (node.items or ANY).child(key) or ANY, entry + (f"f:{key}",), out)
@@ -241,7 +256,7 @@ def _merge(live: Any, applied: Any, node: Node) -> Any:
         if list_type == "map" and all(isinstance(x, dict) for x in applied + live):
             result = copy.deepcopy(live)
             for item in applied:
-                idx = _find(result, item, keys)
+                idx = _find(result, item, keys, node.key_defaults)
                 if idx is None:
                     result.append(copy.deepcopy(item))
                 else:
@@ -252,10 +267,10 @@ def _merge(live: Any, applied: Any, node: Node) -> Any:
     return copy.deepcopy(applied)
 
 
-def _find(items: list[dict], item: dict, keys: Iterable[str]) -> int | None:
-    keys = [k for k in keys if k in item]
+def _find(items: list[dict], item: dict, keys: Iterable[str], defaults: dict[str, Any]) -> int | None:
+    ident = _identity(item, keys, defaults)
     for idx, candidate in enumerate(items):
-        if all(candidate.get(k) == item[k] for k in keys):
+        if _matches(candidate, ident, defaults):
             return idx
     return None
 
@@ -278,8 +293,7 @@ def _remove_path(obj: Any, path: Path, node: Node) -> None:
             if not isinstance(parent, list):
                 return
             ident = json.loads(rest)
-            idx = next((j for j, x in enumerate(parent)
-                        if isinstance(x, dict) and all(x.get(k) == v for k, v in ident.items())), None)
+            idx = next((j for j, x in enumerate(parent) if _matches(x, ident, pnode.key_defaults)), None)
             if idx is None:
                 return
             if last:
@@ -294,18 +308,18 @@ def _remove_path(obj: Any, path: Path, node: Node) -> None:
             return
 
 
-def _lookup(obj: Any, path: Path) -> Any:
+def _lookup(obj: Any, path: Path, node: Node) -> Any:
     """The value at ``path`` (field names and keyed list elements), or _MISSING."""
     for pe in path:
         kind, _, rest = pe.partition(":")
         if kind == "f" and isinstance(obj, dict) and rest in obj:
-            obj = obj[rest]
+            obj, node = obj[rest], node.child(rest) or ANY
         elif kind == "k" and isinstance(obj, list):
             ident = json.loads(rest)
-            obj = next((x for x in obj if isinstance(x, dict)
-                        and all(x.get(k) == v for k, v in ident.items())), _MISSING)
+            obj = next((x for x in obj if _matches(x, ident, node.key_defaults)), _MISSING)
             if obj is _MISSING:
                 return obj
+            node = node.items or ANY
         else:
             return _MISSING
     return obj
@@ -317,7 +331,7 @@ def _remove_emptied_parents(obj: dict, removed: Path, wanted: set[Path], node: N
     ``persistentVolumeClaim`` to ``emptyDir`` must not leave ``persistentVolumeClaim: {}``."""
     for i in range(len(removed) - 1, 0, -1):
         parent = removed[:i]
-        if parent in wanted or not parent[-1].startswith("f:") or _lookup(obj, parent) != {}:
+        if parent in wanted or not parent[-1].startswith("f:") or _lookup(obj, parent, node) != {}:
             return
         _remove_path(obj, parent, node)
 

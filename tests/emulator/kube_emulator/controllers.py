@@ -12,6 +12,11 @@ An object annotated ``emulator.edp.platform/ready: "false"`` is reported as
 stuck instead (no ready replicas, Job still active, Pod not ready), so tests
 can exercise wait timeouts.
 
+A StatefulSet whose pod template the server would refuse as a Pod (the API
+server does not validate a StatefulSet's pod spec, only the Pods its
+controller then fails to create) reports no replicas at all, like a real
+cluster where the controller's ``create Pod`` keeps failing.
+
 Timestamps of conditions are carried over from the previous status when the
 condition did not change, so re-sending an unchanged object is a no-op.
 """
@@ -22,6 +27,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
+from . import rules
 from .apply import now
 
 NOT_READY_ANNOTATION = "emulator.edp.platform/ready"
@@ -86,15 +92,24 @@ def _deployment(obj: dict, old: dict) -> dict:
     return status
 
 
+def pods_cannot_be_created(obj: dict) -> bool:
+    """True if the Pods of this StatefulSet's template would be refused (422)."""
+    template_spec = ((obj.get("spec") or {}).get("template") or {}).get("spec")
+    return bool(rules.pod_spec_errors(template_spec, "spec"))
+
+
 def _statefulset(obj: dict, old: dict) -> dict:
     replicas = (obj.get("spec") or {}).get("replicas", 1)
+    if pods_cannot_be_created(obj):
+        replicas = 0  # every "create Pod" of the controller fails
     ready = replicas if is_ready(obj) else 0
     revision = _revision(obj)
     status = {"observedGeneration": _meta_generation(obj), "replicas": replicas,
               "currentReplicas": replicas, "updatedReplicas": replicas,
               "readyReplicas": ready, "availableReplicas": ready,
               "currentRevision": revision, "updateRevision": revision, "collisionCount": 0}
-    return {k: v for k, v in status.items() if not (k == "readyReplicas" and v == 0)}
+    return {k: v for k, v in status.items() if not (k in ("readyReplicas", "currentReplicas",
+                                                          "updatedReplicas") and v == 0)}
 
 
 def _daemonset(obj: dict, old: dict) -> dict:

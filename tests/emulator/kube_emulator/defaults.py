@@ -76,8 +76,14 @@ def _template(spec: dict) -> None:
 def _deployment(obj: dict, ctx: "DefaultingContext") -> None:
     spec = obj.setdefault("spec", {})
     _setdefaults(spec, {"replicas": 1, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
-                        "strategy": {"type": "RollingUpdate",
-                                     "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}})
+                        "strategy": {}})
+    strategy = spec["strategy"]
+    if isinstance(strategy, dict):  # SetDefaults_Deployment
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                _setdefaults(rolling, {"maxUnavailable": "25%", "maxSurge": "25%"})
     _template(spec)
 
 

@@ -81,7 +81,7 @@ class Node:
 
     __slots__ = ("shape", "_props_raw", "_props", "_compile", "additional", "items",
                  "patch_strategy", "merge_key", "list_type", "list_map_keys", "map_type",
-                 "embedded", "default", "implicit")
+                 "embedded", "default", "implicit", "quantity", "key_defaults")
 
     def __init__(self) -> None:
         self.shape = "any"
@@ -98,6 +98,8 @@ class Node:
         self.embedded = False
         self.default: Any = None
         self.implicit: dict[str, Node] = {}
+        self.quantity = False  # a resource.Quantity (checked by validation.quantity_errors)
+        self.key_defaults: dict[str, Any] = {}  # list-map key fields the server defaults
 
     def child(self, key: str) -> "Node | None":
         """Schema of property ``key``; None if the field is unknown here."""
@@ -166,6 +168,8 @@ class _Compiler:
             target, compiler = self._resolve(raw)
             base = compiler.compile(target)
             node = base.with_overrides(**self._extensions(raw))
+            if raw["$ref"].endswith(QUANTITY_REF):
+                node.quantity = True
         else:
             node = self._build(raw)
         self._memo[key] = node
@@ -212,6 +216,8 @@ class _Compiler:
         elif "array" in types or "items" in raw:
             node.shape = "array"
             node.items = self.compile(raw.get("items", {}))
+            if node.list_map_keys:
+                node.key_defaults = _key_defaults(raw.get("items", {}), node.items, node.list_map_keys)
         elif types and not types & {"object", "array"}:
             node.shape = "scalar"
         elif "oneOf" in raw or "anyOf" in raw:
@@ -229,6 +235,33 @@ class _Compiler:
 
 SCALAR = Node()
 SCALAR.shape = "scalar"
+
+QUANTITY_REF = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+#: Defaults of list-map key fields of built-in types (the published schemas carry no
+#: ``default`` for them).  The server defaults an applied item's key fields before it
+#: merges the list, so ``{port: 80}`` and a stored ``{port: 80, protocol: TCP}`` are
+#: the same element.
+BUILTIN_KEY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "io.k8s.api.core.v1.ServicePort": {"protocol": "TCP"},
+    "io.k8s.api.core.v1.ContainerPort": {"protocol": "TCP"},
+    "io.k8s.api.core.v1.EndpointPort": {"protocol": "TCP"},
+}
+
+
+def _key_defaults(items_raw: Any, items: Node, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Defaults of the key fields of a list-map's items: the built-in table, else the
+    item schema's ``default`` (custom resources)."""
+    out: dict[str, Any] = {}
+    ref = items_raw.get("$ref", "") if isinstance(items_raw, dict) else ""
+    for name, value in BUILTIN_KEY_DEFAULTS.items():
+        if ref.endswith("/" + name):
+            out.update(value)
+    for key in keys:
+        child = items.child(key) if items.shape == "struct" else None
+        if key not in out and child is not None and child.default is not None:
+            out[key] = child.default
+    return out
 
 
 # ------------------------------------------------------------------ field walking

@@ -5,6 +5,10 @@
   RBAC objects, ``<plural>.<group>`` for CRDs;
 * label keys/values and annotation keys (``k8s.io/apimachinery`` rules);
 * ConfigMap/Secret data keys;
+* resource quantities wherever the schema has a ``resource.Quantity``
+  (:func:`quantity_errors`, the grammar of ``resource.ParseQuantity``);
+* the Go validation of each kind's spec (:mod:`.rules`: ranges, ports,
+  requests <= limits, selectors, pod specs...), via :func:`validate_object`;
 * immutable fields on update (see :data:`IMMUTABLE` and the per-kind checks).
 
 Every check returns ``details.causes`` entries; the caller turns a non-empty
@@ -13,11 +17,13 @@ list into a ``422 Invalid``.
 
 from __future__ import annotations
 
+import copy
 import re
-from decimal import Decimal
 from typing import Any, Callable
 
+from . import quantity, rules
 from .errors import cause
+from .schema import Node
 
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
@@ -215,6 +221,46 @@ def validate_enums(kind: str, obj: dict) -> list[dict]:
     return causes
 
 
+# ------------------------------------------------------------------ quantities
+
+
+def quantity_errors(obj: Any, node: Node, path: str = "") -> list[dict]:
+    """Every ``resource.Quantity`` of ``obj`` (found through the schema) that does not parse.
+
+    The real server fails such a body while decoding it (400 ``... cannot be handled
+    as a Deployment: quantities must match the regular expression ...``); the
+    emulator answers 422 with the field named, like its other schema errors.
+    """
+    if node.quantity:
+        if obj is None:
+            return []
+        try:
+            quantity.parse(obj)
+        except quantity.QuantityError as exc:
+            return [cause(path, f"Invalid value: {rules.go_value(obj)}: {exc}")]
+        return []
+    causes: list[dict] = []
+    if isinstance(obj, dict):
+        if node.shape == "struct":
+            for key, value in obj.items():
+                child = node.child(key)
+                if child is not None and child.shape != "any":
+                    causes += quantity_errors(value, child, f"{path}.{key}" if path else key)
+        elif node.shape == "map" and node.additional is not None:
+            for key, value in obj.items():
+                causes += quantity_errors(value, node.additional, f"{path}[{key}]")
+    elif isinstance(obj, list) and node.shape == "array" and node.items is not None:
+        for i, item in enumerate(obj):
+            causes += quantity_errors(item, node.items, f"{path}[{i}]")
+    return causes
+
+
+def validate_object(kind: str, obj: dict, old: dict | None, root: Node | None) -> list[dict]:
+    """Quantities and the Go rules of a built-in ``kind`` (:mod:`.rules`)."""
+    causes = quantity_errors(obj, root) if root is not None else []
+    return causes + rules.object_errors(kind, obj, old)
+
+
 # ---------------------------------------------------------------- immutability
 
 _MISSING = object()
@@ -231,49 +277,62 @@ def _get(obj: Any, path: str) -> Any:
 def _immutable(field: str, old: dict, new: dict) -> list[dict]:
     value = _get(new, field)
     if value != _get(old, field):
-        shown = "null" if value is _MISSING else value
-        return [cause(field, f"Invalid value: {shown!r}: field is immutable")]
+        return [rules.invalid(field, None if value is _MISSING else value, "field is immutable")]
     return []
 
 
-#: kind -> fields that may not change once set (checked on every update).
+#: kind -> fields that may not change once set (checked on every update;
+#: ``metadata.name`` and ``metadata.namespace`` of every kind too).
 IMMUTABLE: dict[str, tuple[str, ...]] = {
-    "Job": ("spec.selector", "spec.template"),
+    "Job": ("spec.selector", "spec.template", "spec.completions", "spec.completionMode",
+            "spec.podFailurePolicy", "spec.backoffLimitPerIndex", "spec.managedBy", "spec.successPolicy"),
     "Deployment": ("spec.selector",),
     "DaemonSet": ("spec.selector",),
     "ReplicaSet": ("spec.selector",),
     "StatefulSet": ("spec.selector",),
     "Service": ("spec.clusterIP",),
+    "Secret": ("type",),
     "StorageClass": ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"),
-    "RoleBinding": ("roleRef",),
-    "ClusterRoleBinding": ("roleRef",),
+}
+
+#: kind -> (field, message) for fields whose change the server words its own way.
+IMMUTABLE_WORDED: dict[str, tuple[tuple[str, str], ...]] = {
+    "RoleBinding": (("roleRef", "cannot change roleRef"),),
+    "ClusterRoleBinding": (("roleRef", "cannot change roleRef"),),
 }
 
 STATEFULSET_MUTABLE = ("replicas", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
                        "minReadySeconds", "ordinals")
 
 
-def parse_quantity(value: Any) -> Decimal:
-    """Parse a resource quantity (``10Gi``, ``500M``, ``1.5``, ``100m``)."""
-    text = str(value).strip()
-    m = re.fullmatch(r"([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?", text)
-    if not m:
-        raise ValueError(text)
-    binary = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-    decimal = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": Decimal(10**3),
-               "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
-               "E": Decimal(10**18)}
-    number, suffix = Decimal(m.group(1)), m.group(2)
-    if suffix in binary:
-        return number * binary[suffix]
-    return number * decimal.get(suffix, Decimal(1))
+def _pvc_spec_for_comparison(spec: dict, old_spec: dict) -> dict:
+    """What must not change in a (bound) claim's spec: everything but
+    ``resources.requests.storage``, ``volumeAttributesClassName``, and ``volumeName``
+    while unset (``ValidatePersistentVolumeClaimUpdate``)."""
+    out = copy.deepcopy(spec)
+    requests = (out.get("resources") or {}).get("requests")
+    if isinstance(requests, dict):
+        old_storage = _get(old_spec, "resources.requests.storage")
+        if old_storage is _MISSING:
+            requests.pop("storage", None)
+        else:
+            requests["storage"] = old_storage
+    out.pop("volumeAttributesClassName", None)
+    if not old_spec.get("volumeName"):
+        out.pop("volumeName", None)
+    return out
 
 
 def validate_update(kind: str, old: dict, new: dict) -> list[dict]:
     """Immutable-field rules of the real update strategies."""
     causes: list[dict] = []
+    for field in ("metadata.name", "metadata.namespace"):  # ValidateObjectMetaUpdate
+        causes += _immutable(field, old, new)
     for field in IMMUTABLE.get(kind, ()):
         causes += _immutable(field, old, new)
+    for field, message in IMMUTABLE_WORDED.get(kind, ()):
+        if _get(new, field) != _get(old, field):
+            causes.append(rules.invalid(field, _get(new, field), message))
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
     if kind == "StatefulSet":
         changed = {k for k in set(old_spec) | set(new_spec)
@@ -284,8 +343,7 @@ def validate_update(kind: str, old: dict, new: dict) -> list[dict]:
                                 "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
                                 "FieldValueForbidden"))
     elif kind == "PersistentVolumeClaim":
-        strip = lambda spec: {k: v for k, v in spec.items() if k != "resources"}  # noqa: E731
-        if strip(old_spec) != strip(new_spec):
+        if _pvc_spec_for_comparison(new_spec, old_spec) != _pvc_spec_for_comparison(old_spec, old_spec):
             causes.append(cause("spec", "Forbidden: spec is immutable after creation except "
                                 "resources.requests and volumeAttributesClassName for bound claims",
                                 "FieldValueForbidden"))
@@ -293,13 +351,15 @@ def validate_update(kind: str, old: dict, new: dict) -> list[dict]:
         new_req = _get(new_spec, "resources.requests.storage")
         if old_req is not _MISSING and new_req is not _MISSING:
             try:
-                if parse_quantity(new_req) < parse_quantity(old_req):
+                if quantity.parse(new_req) < quantity.parse(old_req):
                     causes.append(cause("spec.resources.requests.storage",
                                         "Forbidden: field can not be less than previous value",
                                         "FieldValueForbidden"))
-            except ValueError:
-                pass
-    elif kind in ("ConfigMap", "Secret") and old.get("immutable"):
+            except quantity.QuantityError:
+                pass  # reported by quantity_errors
+    elif kind == "ResourceQuota" and set(old_spec.get("scopes") or []) != set(new_spec.get("scopes") or []):
+        causes.append(rules.invalid("spec.scopes", new_spec.get("scopes"), "field is immutable"))
+    if kind in ("ConfigMap", "Secret") and old.get("immutable"):
         if not new.get("immutable"):
             causes.append(cause("immutable", "Forbidden: field is immutable when `immutable` is set",
                                 "FieldValueForbidden"))
