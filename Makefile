@@ -4,6 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
 INVENTORY ?= inventories/local
+# More ansible-playbook options for `make local` and `make render`, e.g.
+#   ARGS="--ask-vault-pass -e @vault.yml -e postgres_port=5433"
+# (ANSIBLE_VAULT_PASSWORD_FILE in the environment works too).
+ARGS ?=
+# Render mode's output: <RENDER_DIR>/<environment>/manifests|secrets/<tenant>/ (see README).
+RENDER_DIR ?= build/render
 # awx.awx is not in ansible 14 (Galaxy only); the lint of awx/ takes it from ansible 12.3.0's
 # archive on PyPI, into a folder that never reaches the execution environment.
 AWX_COLLECTION := build/test-collections/ansible_collections/awx/awx
@@ -29,7 +35,7 @@ $(AWX_COLLECTION): | $(STAMP)
 venv: $(STAMP)  ## create .venv with the pinned tools
 
 local: $(STAMP)  ## bring the platform up on this machine (the local target)
-	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY)
+	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
 
 test: $(STAMP) $(AWX_COLLECTION)  ## every test tier: static, unit, emulator, render, converge, molecule
 	$(PY) -m pytest
@@ -37,8 +43,8 @@ test: $(STAMP) $(AWX_COLLECTION)  ## every test tier: static, unit, emulator, re
 lint: $(STAMP) $(AWX_COLLECTION)  ## only the static checks
 	$(PY) -m pytest tests/static
 
-render: $(STAMP)  ## write every object of INVENTORY as YAML below render/ (GitOps export)
-	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY) -e edp_render_dir=$(CURDIR)/render
+render: $(STAMP)  ## write INVENTORY's objects below RENDER_DIR as a GitOps export (Secrets apart, 0600)
+	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY) -e edp_render_dir=$(abspath $(RENDER_DIR)) $(ARGS)
 
 bench: $(STAMP)  ## converge timings against the emulator beside kubectl (prints figures)
 	$(PY) bench/converge.py

@@ -26,7 +26,13 @@ def render(ansible, env, folder, **extra_vars):
 
 
 def load(folder):
-    return {p: yaml.safe_load(p.read_text()) for p in sorted(pathlib.Path(folder).rglob("*.yaml"))}
+    """Every rendered object below folder (manifests and Secrets), by path."""
+    return {p: yaml.safe_load(p.read_text()) for p in sorted(pathlib.Path(folder).rglob("*.yaml"))
+            if p.name != "kustomization.yaml"}
+
+
+def tenant_dir(folder, env, tenant, part="manifests"):
+    return pathlib.Path(folder) / env / part / tenant
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +51,17 @@ def rendered(tmp_path_factory):
 
 @pytest.mark.parametrize("env,flavour", FLAVOURS)
 def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
-    tenants = sorted(p.name for p in rendered[(env, flavour)].iterdir())
-    assert tenants == ["finance", "marketing"]
-    for tenant in tenants:
-        files = sorted(p.name for p in (rendered[(env, flavour)] / tenant).iterdir())
+    root = rendered[(env, flavour)] / env
+    for part in ("manifests", "secrets"):
+        assert sorted(p.name for p in (root / part).iterdir()) == ["finance", "marketing"], part
+    for tenant in ("finance", "marketing"):
+        files = sorted(p.name for p in (root / "manifests" / tenant).iterdir())
         assert files == [
             "01-namespace-%s-%s.yaml" % (tenant, env),
             "02-resourcequota-%s-quota.yaml" % tenant,
             "03-limitrange-%s-limits.yaml" % tenant,
             "04-serviceaccount-airflow.yaml",
             "04-serviceaccount-edp-dr.yaml",
-            "05-secret-airflow-secrets.yaml",
-            "05-secret-edp-registry.yaml",
-            "05-secret-postgres-credentials.yaml",
             "06-configmap-airflow-config.yaml",
             "06-configmap-dr-scripts.yaml",
             "06-configmap-postgres-config.yaml",
@@ -84,7 +88,11 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
             "19-cronjob-postgres-basebackup.yaml",
             "19-cronjob-postgres-dump.yaml",
             "21-route-airflow.yaml" if flavour == "openshift" else "20-ingress-airflow.yaml",
+            "kustomization.yaml",
         ], tenant
+        secrets = sorted(p.name for p in (root / "secrets" / tenant).iterdir())
+        assert secrets == ["05-secret-airflow-secrets.yaml", "05-secret-edp-registry.yaml",
+                           "05-secret-postgres-credentials.yaml", "kustomization.yaml"], tenant
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
@@ -136,8 +144,8 @@ def test_rendered_objects_pass_the_policy_checks(rendered, env, flavour):
 
 def test_resources_graduate_from_dev_to_prod(rendered):
     def quota(env):
-        return load(rendered[(env, "kubernetes")] / "finance")[
-            rendered[(env, "kubernetes")] / "finance" / "02-resourcequota-finance-quota.yaml"]["spec"]["hard"]
+        path = tenant_dir(rendered[(env, "kubernetes")], env, "finance") / "02-resourcequota-finance-quota.yaml"
+        return yaml.safe_load(path.read_text())["spec"]["hard"]
     from ansible_collections.edp.platform.plugins.module_utils.k8s_objects import parse_quantity
     for field in ("requests.cpu", "requests.memory", "limits.memory", "requests.storage", "pods"):
         values = [parse_quantity(quota(env)[field]) for env in ENVIRONMENTS]
@@ -152,10 +160,12 @@ def test_rerender_changes_nothing(ansible_offline, tmp_path):
 
 def test_render_removes_files_of_objects_no_longer_rendered(ansible_offline, tmp_path):
     render(ansible_offline, "dev", tmp_path)
-    assert (tmp_path / "finance" / "05-secret-edp-registry.yaml").exists()
+    secret = tenant_dir(tmp_path, "dev", "finance", "secrets") / "05-secret-edp-registry.yaml"
+    assert secret.exists()
     render(ansible_offline, "dev", tmp_path, edp_registry="")
-    assert not (tmp_path / "finance" / "05-secret-edp-registry.yaml").exists()
-    assert (tmp_path / "finance" / "02-resourcequota-finance-quota.yaml").exists()
+    assert not secret.exists()
+    assert "05-secret-edp-registry.yaml" not in (secret.parent / "kustomization.yaml").read_text()
+    assert (tenant_dir(tmp_path, "dev", "finance") / "02-resourcequota-finance-quota.yaml").exists()
 
 
 def test_render_mode_needs_no_cluster(ansible_offline, tmp_path):
@@ -174,4 +184,10 @@ def test_what_is_rendered_is_what_is_applied(ansible, emulator, tmp_path):
         meta = doc["metadata"]
         live = emulator.get_object(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace"))
         assert live is not None, "%s rendered but not applied" % path.name
+        # Generated keys: render mode and the cluster each made their own value, once.
+        generated = (meta.get("annotations") or {}).get(ko.ANNOTATION_GENERATE, "").split(",")
+        for key in (entry.partition(":")[0] for entry in generated):  # key or key:kind
+            if key and key in doc.get("data", {}):
+                assert key in live["data"], "%s: generated key %s was not applied" % (path.name, key)
+                doc["data"][key] = live["data"][key]
         assert ko.is_subset(doc, live), "%s differs from what was applied" % path.name

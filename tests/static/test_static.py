@@ -158,4 +158,4 @@ def test_collection_builds_installs_and_runs_site_from_the_installed_copy(tmp_pa
                  ANSIBLE_NOCOLOR="1", TMPDIR=str(tmp_path), ANSIBLE_HOME=str(tmp_path / "home"),
                  PATH="%s:%s" % (BIN, os.environ.get("PATH", ""))))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (render / "finance" / "02-resourcequota-finance-quota.yaml").exists()
+    assert (render / "dev" / "manifests" / "finance" / "02-resourcequota-finance-quota.yaml").exists()

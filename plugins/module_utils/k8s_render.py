@@ -1,0 +1,198 @@
+# Copyright: edp.platform contributors
+# Apache License 2.0 (see LICENSE)
+"""Render mode's files: a tenant's objects as a GitOps export that applies and works.
+
+Layout below the render folder (``edp_render_dir``)::
+
+    <environment>/manifests/<tenant>/NN-kind-name.yaml   every object but Secrets (0644)
+    <environment>/manifests/<tenant>/kustomization.yaml
+    <environment>/secrets/<tenant>/NN-secret-name.yaml   the Secrets (folders 0700, files 0600)
+    <environment>/secrets/<tenant>/kustomization.yaml
+    <environment>/.gitignore                             keeps secrets/ out of a git repository
+
+Secrets are kept apart so that ``manifests/`` can be committed and reviewed while the
+secrets go to whatever the user keeps secrets in (see README, "Render mode"). Generated
+Secret keys (``edp.platform/generate``) are read back from the previous render, so a
+re-render changes only what the inventory changed, exactly as a rerun against a cluster does.
+
+Nothing here knows Ansible: the action plugin passes objects in and gets a list of what was
+done back (tests/unit/test_k8s_render.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import yaml
+
+from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+
+KUSTOMIZATION = "kustomization.yaml"
+GITIGNORE = "# Written by edp.platform render mode: Secrets never go into a repository.\n/secrets/\n"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class RenderError(Exception):
+    """A render folder cannot be used as it is (nothing is written after this is raised)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (config files in ConfigMaps) as literal blocks, as people write them."""
+
+
+def _str(dumper, value):
+    style = "|" if "\n" in value and not any(c in value for c in "\t\r") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(obj):
+    """An object as YAML text, keys in the order they were rendered."""
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+
+
+def kustomization(files):
+    """A Kustomization listing ``files`` (apply order is in their names)."""
+    return dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                 "resources": sorted(files)})
+
+
+def is_secret(obj):
+    return obj.get("kind") == "Secret"
+
+
+class RenderTarget:
+    """The two folders of one tenant in one environment, and what is in them now."""
+
+    def __init__(self, root, environment, tenant):
+        if not environment:
+            raise RenderError("render mode needs the environment (edp_environment): it is part of the path")
+        self.root = os.path.join(root, environment)
+        self.manifests = os.path.join(self.root, "manifests", tenant)
+        self.secrets = os.path.join(self.root, "secrets", tenant)
+
+    def folder(self, obj):
+        return self.secrets if is_secret(obj) else self.manifests
+
+    def path(self, obj):
+        return os.path.join(self.folder(obj), ko.render_filename(obj))
+
+    @staticmethod
+    def read(path):
+        """The object in a rendered file, or None when there is no such file. A file that is
+        there but cannot be read is an error: a Secret in it may hold the only copy of a
+        generated password, which must never be silently made anew."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return yaml.load(handle, Loader=_Loader)
+        except FileNotFoundError:
+            return None
+        except (OSError, yaml.YAMLError) as exc:
+            raise RenderError("cannot read the earlier render %s: %s (fix or remove it)" % (path, exc))
+
+    def existing(self):
+        """``{path: None}`` of every rendered object file in both folders (read lazily)."""
+        found = {}
+        for folder in (self.manifests, self.secrets):
+            if os.path.isdir(folder):
+                for name in os.listdir(folder):
+                    if name.endswith(".yaml") and name != KUSTOMIZATION:
+                        found[os.path.join(folder, name)] = None
+        return found
+
+
+def _write(path, text, private):
+    """Write text to path in one step (a reader never sees half a file); private files are
+    0600 from the moment they exist."""
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".render-", suffix=".tmp")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if not private:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _makedirs(folder, private):
+    """The folder (and its parents); a private one and its parent (secrets/) only for their owner."""
+    os.makedirs(folder, exist_ok=True)
+    if private:
+        for path in (os.path.dirname(folder), folder):
+            os.chmod(path, 0o700)
+
+
+def _read_text(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def render(target, desired, components, prune=True, check=False, generate=ko.generate_secret):
+    """Write ``desired`` (labelled, hashed, ordered objects) into ``target``.
+
+    Returns ``[(obj, action, before, extra)]`` where action is ``written``, ``unchanged`` or
+    ``removed``; ``before`` is the object previously in the file (for a diff), ``extra``
+    what to report (path; the generated Secret keys). With ``check`` nothing is written.
+    """
+    done = []
+    wanted = {}
+    for obj in desired:
+        path = target.path(obj)
+        previous = target.read(path)
+        extra = {"path": path}
+        if is_secret(obj):
+            # What an earlier render generated is kept, as a cluster keeps it in the live Secret.
+            generated = ko.fill_generated(obj, previous, generate)
+            if generated:
+                extra["generated"] = generated
+        wanted[path] = obj
+        text = dump(obj)
+        if previous is not None and _read_text(path) == text:
+            done.append((obj, "unchanged", previous, extra))
+            continue
+        if not check:
+            _makedirs(target.folder(obj), private=is_secret(obj))
+            _write(path, text, private=is_secret(obj))
+        done.append((obj, "written", previous, extra))
+    if prune:
+        for path in sorted(set(target.existing()) - set(wanted)):
+            old = target.read(path) or {}
+            role = ((old.get("metadata") or {}).get("labels") or {}).get(ko.LABEL_ROLE)
+            if role in components:
+                if not check:
+                    os.unlink(path)
+                done.append((old, "removed", old, {"path": path}))
+    if not check:
+        _write_indexes(target)
+    return done
+
+
+def _write_indexes(target):
+    """A kustomization in each folder that holds objects, and the .gitignore beside them."""
+    for folder, private in ((target.manifests, False), (target.secrets, True)):
+        if not os.path.isdir(folder):
+            continue
+        files = [n for n in os.listdir(folder) if n.endswith(".yaml") and n != KUSTOMIZATION]
+        path = os.path.join(folder, KUSTOMIZATION)
+        if not files:
+            if os.path.exists(path):
+                os.unlink(path)
+            continue
+        text = kustomization(files)
+        if _read_text(path) != text:
+            _write(path, text, private)
+    ignore = os.path.join(target.root, ".gitignore")
+    if os.path.isdir(target.root) and _read_text(ignore) != GITIGNORE:
+        _write(ignore, GITIGNORE, private=False)
