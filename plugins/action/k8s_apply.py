@@ -9,15 +9,14 @@ we created earlier and no longer render. Documentation: plugins/modules/k8s_appl
 
 from __future__ import annotations
 
-import os
 import time
 
-import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.module_utils import k8s_render
 from ansible_collections.edp.platform.plugins.plugin_utils import roles as role_files
 from ansible_collections.edp.platform.plugins.module_utils.kube import (
     KubeApiError,
@@ -35,6 +34,7 @@ ARGUMENT_SPEC = {
     "namespace": {"type": "str"},
     "labels": {"type": "dict", "default": {}},
     "prune": {"type": "bool", "default": True},
+    "adopt": {"type": "bool", "default": False},
     "render_dir": {"type": "str"},
     "kubeconfig": {"type": "path"},
     "context": {"type": "str"},
@@ -48,6 +48,7 @@ FROM_VARS = {
     "environment": "edp_environment",
     "namespace": "edp_namespace",
     "labels": "edp_labels",
+    "adopt": "edp_adopt",
     "render_dir": "edp_render_dir",
     "kubeconfig": "edp_kubeconfig",
     "context": "edp_kube_context",
@@ -57,22 +58,6 @@ FROM_VARS = {
 APPLY = "application/apply-patch+yaml"
 CONFIGMAPS = {"name": "configmaps", "namespaced": True}
 READY_KINDS = {"Deployment", "StatefulSet", "Job"}
-
-
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (config files in ConfigMaps) as literal blocks, as people write them."""
-
-
-def _str(dumper, value):
-    style = "|" if "\n" in value and not any(c in value for c in "\t\r") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def _dump(obj):
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 def is_ready(obj):
@@ -95,7 +80,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         args = self._arguments(task_vars)
-        self.summary, self.diffs, self.client = [], [], None
+        self.summary, self.diffs, self.client, self.rendered = [], [], None, {}
         if not args["render_dir"]:
             try:
                 self.client = KubeClient(load_config(args["kubeconfig"], args["context"]))
@@ -128,6 +113,8 @@ class ActionModule(ActionBase):
         result["msg"] = ", ".join("%d %s" % (n, a) for a, n in sorted(counts.items())) or "nothing to do"
         if self.client is not None:
             result["requests"] = dict(self.client.stats)
+        else:
+            result["render"] = self.rendered
         if self.diffs and self._task.diff:
             result["diff"] = self.diffs
         return result
@@ -211,54 +198,36 @@ class ActionModule(ActionBase):
     def _diff(self, before, after):
         self.diffs.append({
             "before_header": ko.ident(after), "after_header": ko.ident(after),
-            "before": _dump(ko.for_display(before)) if before else "",
-            "after": _dump(ko.for_display(after)),
+            "before": k8s_render.dump(ko.for_display(before)) if before else "",
+            "after": k8s_render.dump(ko.for_display(after)),
         })
 
     # -- render mode -----------------------------------------------------------------------
     def _render(self, args, desired, components):
-        """Write each object as YAML: the same objects the apply path would send."""
-        folder = os.path.join(args["render_dir"], args["tenant"])
-        wanted = {}
-        for obj in desired:
-            wanted[ko.render_filename(obj)] = obj
-        existing = set(os.listdir(folder)) if os.path.isdir(folder) else set()
-        if not self._task.check_mode:
-            os.makedirs(folder, exist_ok=True)
-        for name, obj in wanted.items():
-            path = os.path.join(folder, name)
-            text = _dump(obj)
-            before = None
-            if name in existing:
-                with open(path, encoding="utf-8") as handle:
-                    current = handle.read()
-                if current == text:
-                    self._note(obj, "unchanged")
-                    continue
-                before = yaml.safe_load(current)
-            self._diff(before, obj)
-            if not self._task.check_mode:
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            self._note(obj, "written", path=path)
-        if not args["prune"]:
-            return
-        for name in sorted(existing - set(wanted)):
-            if not name.endswith(".yaml"):
-                continue
-            path = os.path.join(folder, name)
-            with open(path, encoding="utf-8") as handle:
-                old = yaml.safe_load(handle) or {}
-            role = (old.get("metadata", {}).get("labels") or {}).get(ko.LABEL_ROLE)
-            if role in components:
-                if not self._task.check_mode:
-                    os.unlink(path)
-                self._note(old, "removed", path=path)
+        """Write the objects as a GitOps export (module_utils/k8s_render.py): the same objects
+        the apply path would send, Secrets apart in 0600 files, generated keys kept."""
+        try:
+            target = k8s_render.RenderTarget(args["render_dir"], args["environment"], args["tenant"])
+            done = k8s_render.render(target, desired, components, prune=args["prune"],
+                                     check=self._task.check_mode)
+        except (k8s_render.RenderError, OSError) as exc:
+            raise AnsibleActionFail("render mode: %s" % exc)
+        for obj, action, before, extra in done:
+            if action == "written":
+                self._diff(before, obj)
+            elif action == "removed":
+                self.diffs.append({"before_header": extra["path"], "after_header": "(removed)",
+                                   "before": k8s_render.dump(ko.for_display(obj)), "after": ""})
+            self._note(obj, action, **extra)
+        self.rendered = {"manifests": target.manifests, "secrets": target.secrets}
 
     # -- apply mode ------------------------------------------------------------------------
     def _live_state(self, args, desired):
-        """What the cluster holds of ours: one LIST per kind and namespace (reads only) - the kinds
-        rendered now and the kinds the namespace's record says were applied before."""
+        """What the cluster holds where this tenant's objects go, whoever made it: one LIST per kind
+        and namespace (reads only) - the kinds rendered now and the kinds the namespace's record
+        says were applied before - and a GET per cluster-scoped object (the Namespace). Not only
+        our own objects: one made by hand or by another tenant under the same name must stop the
+        apply (_check_before_writing)."""
         client = self.client
         live, new_namespaces = {}, set()
         for obj in desired:
@@ -271,12 +240,15 @@ class ActionModule(ActionBase):
                     new_namespaces.add(obj["metadata"]["name"])
         namespaces = self._namespaces(args, desired)
         wanted = {(o["apiVersion"], o["kind"]) for o in desired if o["kind"] not in ko.CLUSTER_SCOPED}
-        query = {"labelSelector": ko.selector({ko.LABEL_MANAGED_BY: ko.MANAGED_BY,
-                                               ko.LABEL_TENANT: args["tenant"]})}
-        self.records = {}
+        self.records, self.record_problems = {}, []
         for namespace in sorted(namespaces - new_namespaces):
-            self.records[namespace] = record = ko.read_record(self._get(
-                client.path("v1", CONFIGMAPS, namespace, ko.RECORD_NAME)))
+            raw = self._get(client.path("v1", CONFIGMAPS, namespace, ko.RECORD_NAME))
+            if raw is not None and not ko.owned_by(raw, args["tenant"], args["environment"]):
+                self.record_problems.append("namespace %s holds the objects of %s (its ConfigMap %s says so)"
+                                            % (namespace, "tenant %s of environment %s" % ko.owner(raw),
+                                               ko.RECORD_NAME))
+                raw = None  # not ours: search every kind, to name each object in the way
+            self.records[namespace] = record = ko.read_record(raw)
             kinds = set(wanted)
             if record is None:
                 kinds.update(ko.PRUNABLE)
@@ -287,7 +259,7 @@ class ActionModule(ActionBase):
                 if res is None:
                     continue
                 try:
-                    listing = client.request("GET", client.path(api_version, res, namespace), query)
+                    listing = client.request("GET", client.path(api_version, res, namespace))
                 except KubeApiError as exc:
                     if exc.status != 404:
                         raise
@@ -320,6 +292,8 @@ class ActionModule(ActionBase):
     def _write_records(self, args, desired, components, query):
         """Record which kinds each component applied in each namespace; a write only when they change."""
         labels = {ko.LABEL_MANAGED_BY: ko.MANAGED_BY, ko.LABEL_TENANT: args["tenant"]}
+        if args["environment"]:
+            labels[ko.LABEL_ENVIRONMENT] = args["environment"]
         for namespace in sorted(self._namespaces(args, desired)):
             previous = self.records.get(namespace)
             kinds = ko.next_record(previous, desired, namespace, components)
@@ -329,7 +303,8 @@ class ActionModule(ActionBase):
 
     def _converge(self, args, desired, components):
         client, check = self.client, self._task.check_mode
-        live, new_namespaces = self._live_state(args, desired)
+        found, new_namespaces = self._live_state(args, desired)
+        live = self._check_before_writing(args, desired, found)
         query = {"fieldManager": args["field_manager"], "force": "true", "fieldValidation": "Strict"}
         applied = []
         for obj in desired:
@@ -355,7 +330,10 @@ class ActionModule(ActionBase):
                 after = self._server_side_apply(obj, res, path, query)
                 action = "created" if client.last_status == 201 else action
             self._diff(current, after)
-            self._note(obj, action, **({"generated": generated} if generated else {}))
+            extra = {"generated": generated} if generated else {}
+            if ko.key(obj) in self.adopted:
+                extra["adopted"] = True  # made by hand, labelled and managed from now on
+            self._note(obj, action, **extra)
             applied.append((obj, res))
         if args["prune"]:
             self._prune(live, desired, components)
@@ -363,6 +341,32 @@ class ActionModule(ActionBase):
             self._write_records(args, desired, components, query)
         if args["wait"] and not check:
             self._wait(applied, args["wait_timeout"])
+
+    def _check_before_writing(self, args, desired, found):
+        """Our live objects, after refusing (with every reason at once) an apply that would
+        change another tenant's objects, objects made by hand (unless adopted), or volumes in a
+        way the server refuses only after the objects before them were written."""
+        tenant, environment = args["tenant"], args["environment"]
+        live = {k: o for k, o in found.items() if o is not None and ko.owned_by(o, tenant, environment)}
+        problems, adopted = ko.ownership_problems(desired, found, tenant, environment, args["adopt"])
+        expandable = {name: self._allows_expansion(name) for name in ko.growing_classes(desired, live)}
+        problems = self.record_problems + problems + ko.volume_problems(desired, live, expandable)
+        if problems:
+            raise AnsibleActionFail("nothing was changed: %s" % "; ".join(problems))
+        self.adopted = set(adopted)
+        live.update(adopted)
+        return live
+
+    def _allows_expansion(self, storage_class):
+        """A StorageClass's allowVolumeExpansion; None when it cannot be read (the server decides)."""
+        res = self.client.resource("storage.k8s.io/v1", "StorageClass")
+        try:
+            found = res and self.client.request("GET", self.client.path("storage.k8s.io/v1", res, name=storage_class))
+        except KubeApiError as exc:
+            if exc.status not in (403, 404):
+                raise
+            return None
+        return bool(found.get("allowVolumeExpansion")) if found else None
 
     def _server_side_apply(self, obj, res, path, query):
         try:
@@ -385,7 +389,7 @@ class ActionModule(ActionBase):
                 self._note(obj, "orphaned", reason="kept: %s holds data; delete it by hand" % obj["kind"])
                 continue
             self.diffs.append({"before_header": ko.ident(obj), "after_header": "(deleted)",
-                               "before": _dump(ko.for_display(obj)), "after": ""})
+                               "before": k8s_render.dump(ko.for_display(obj)), "after": ""})
             if not self._task.check_mode:
                 res = self.client.resource(obj["apiVersion"], obj["kind"])
                 self.client.request("DELETE", self.client.path(

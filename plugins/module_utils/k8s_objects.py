@@ -25,6 +25,8 @@ LABEL_ROLE = "edp.platform/role"
 ANNOTATION_HASH = "edp.platform/applied-hash"
 # On a Secret: comma-separated data keys to generate on first apply and keep afterwards.
 ANNOTATION_GENERATE = "edp.platform/generate"
+# On a PersistentVolumeClaim: the variable its size comes from, for the message that refuses a shrink.
+ANNOTATION_SIZE_FROM = "edp.platform/size-from"
 
 # Apply order: what others depend on first (namespace, its policy and identity, then
 # configuration, storage and networking, then workloads, then what watches workloads).
@@ -280,6 +282,109 @@ def in_sync(desired, live):
     if annotations.get(ANNOTATION_HASH) != desired["metadata"]["annotations"][ANNOTATION_HASH]:
         return False
     return is_subset(desired, live)
+
+
+def owner(obj):
+    """``(tenant, environment)`` from an object's labels; ``(None, None)`` for an object the
+    platform did not make (no managed-by label)."""
+    labels = obj.get("metadata", {}).get("labels") or {}
+    if labels.get(LABEL_MANAGED_BY) != MANAGED_BY:
+        return None, None
+    return labels.get(LABEL_TENANT), labels.get(LABEL_ENVIRONMENT)
+
+
+def owned_by(obj, tenant, environment):
+    """Whether obj is this tenant's (of this environment, when both say which)."""
+    their_tenant, their_environment = owner(obj)
+    return their_tenant == tenant and (not environment or not their_environment
+                                       or their_environment == environment)
+
+
+def _owner_words(tenant, environment):
+    return "tenant %s%s" % (tenant, " of environment %s" % environment if environment else "")
+
+
+def ownership_problems(desired, live, tenant, environment, adopt=False):
+    """What stops an apply before any write, and what it may take over.
+
+    ``live`` holds what the cluster has under the keys of the desired objects (whoever made
+    them). An object labelled for another tenant (or the same tenant of another environment)
+    is never touched: two tenants that resolve to one namespace would otherwise overwrite each
+    other's Secrets. An object made by hand (no managed-by label) is taken over only with
+    ``adopt``. Returns ``(problems, adopted)``: messages naming the object and both owners,
+    and ``{key: live object}`` of what is adopted (its generated keys are read back from it).
+    """
+    problems, adopted = [], {}
+    for obj in desired:
+        current = live.get(key(obj))
+        if current is None or owned_by(current, tenant, environment):
+            continue
+        their_tenant, their_environment = owner(current)
+        if their_tenant is not None:
+            problems.append("%s belongs to %s, not to %s: refusing to change it (two tenants resolve to "
+                            "the same object; check edp_namespace and the tenants' names)"
+                            % (ident(obj), _owner_words(their_tenant, their_environment),
+                               _owner_words(tenant, environment)))
+        elif adopt:
+            adopted[key(obj)] = current
+        else:
+            problems.append("%s exists and was not made by edp.platform (it has no %s=%s label): refusing "
+                            "to change it for %s; set edp_adopt: true to take over objects made by hand"
+                            % (ident(obj), LABEL_MANAGED_BY, MANAGED_BY, _owner_words(tenant, environment)))
+    return problems, adopted
+
+
+def _storage(obj):
+    return parse_quantity(((obj.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage"))
+
+
+def volume_problems(desired, live, expandable):
+    """Changes to a bound volume that the API server refuses, found before any write.
+
+    ``live``: the cluster's objects by key; ``expandable``: ``{storage class: bool}`` for the
+    classes of volumes that would grow (a class missing from it is not refused here: the
+    deployer may not read StorageClasses, and the server still decides).
+    """
+    problems = []
+    for obj in desired:
+        current = live.get(key(obj))
+        if obj["kind"] != "PersistentVolumeClaim" or current is None:
+            continue
+        spec, have = obj.get("spec") or {}, current.get("spec") or {}
+        variable = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_SIZE_FROM, "its size")
+        want_size, have_size = _storage(obj), _storage(current)
+        words = (spec.get("resources", {}).get("requests", {}).get("storage"),
+                 have.get("resources", {}).get("requests", {}).get("storage"))
+        if want_size is not None and have_size is not None and want_size < have_size:
+            problems.append("%s: %s asks for %s, but the volume has %s: a volume cannot shrink "
+                            "(restore into a new, smaller volume instead)" % ((ident(obj), variable) + words))
+        elif want_size is not None and have_size is not None and want_size > have_size \
+                and expandable.get(have.get("storageClassName")) is False:
+            problems.append("%s: %s asks for %s, but storage class %s does not allow volume expansion "
+                            "(allowVolumeExpansion), so it stays at %s" % (
+                                ident(obj), variable, words[0], have.get("storageClassName"), words[1]))
+        if spec.get("storageClassName") and have.get("storageClassName") \
+                and spec["storageClassName"] != have["storageClassName"]:
+            problems.append("%s: edp_storage_class is %s, but the volume was made in storage class %s, which "
+                            "cannot change (migrate the data to a new volume)"
+                            % (ident(obj), spec["storageClassName"], have["storageClassName"]))
+        if spec.get("accessModes") and have.get("accessModes") \
+                and sorted(spec["accessModes"]) != sorted(have["accessModes"]):
+            problems.append("%s: access modes %s asked, but the volume was made %s, which cannot change"
+                            % (ident(obj), ", ".join(spec["accessModes"]), ", ".join(have["accessModes"])))
+    return problems
+
+
+def growing_classes(desired, live):
+    """The storage classes of volumes that would grow (their expansion rule is needed)."""
+    classes = set()
+    for obj in desired:
+        current = live.get(key(obj))
+        if obj["kind"] == "PersistentVolumeClaim" and current is not None:
+            want, have = _storage(obj), _storage(current)
+            if want is not None and have is not None and want > have:
+                classes.add((current.get("spec") or {}).get("storageClassName"))
+    return classes - {None, ""}
 
 
 def for_display(obj):

@@ -34,9 +34,18 @@ description:
     live Secret when it has one, generated once otherwise - so passwords the inventory does not
     give are made on the first run and kept on every later run. Render mode writes no
     generated value.
-  - With O(render_dir), nothing is sent to a cluster; each object is written as YAML to
-    C(render_dir/tenant/NN-kind-name.yaml) instead, and stale files of the same components
-    are removed.
+  - With O(render_dir), nothing is sent to a cluster; the tenant is written as a GitOps export
+    instead - every object but Secrets to C(render_dir/ENVIRONMENT/manifests/TENANT/NN-kind-name.yaml)
+    with a C(kustomization.yaml), Secrets to C(render_dir/ENVIRONMENT/secrets/TENANT/) (folders 0700,
+    files 0600, a C(.gitignore) keeps them out of a repository) - and stale files of the same
+    components are removed. Generated Secret keys are read back from the previous render, so a
+    re-render changes only what the inventory changed; an earlier Secret file that cannot be read
+    stops the render rather than making new passwords.
+  - Before any write, the apply refuses to change an object labelled for another tenant (or the
+    same tenant of another environment), or one made by hand (no managed-by label) unless
+    O(adopt); and a PersistentVolumeClaim that would shrink, change its storage class or access
+    modes, or grow in a class without C(allowVolumeExpansion). Every reason is given at once,
+    naming the object, both owners, or the variable the size comes from.
   - Runs in the controller process (an action plugin); it does not need the kubernetes Python
     package, only a kubeconfig or an in-cluster service account.
 author:
@@ -65,7 +74,7 @@ options:
     description:
       - The tenant the objects belong to; the C(edp.platform/tenant) label and the prune scope.
       - Options left out are taken from the cross-role variables of the same meaning -
-        C(edp_tenant), C(edp_environment), C(edp_namespace), C(edp_labels), C(edp_render_dir), C(edp_kubeconfig),
+        C(edp_tenant), C(edp_environment), C(edp_namespace), C(edp_labels), C(edp_adopt), C(edp_render_dir), C(edp_kubeconfig),
         C(edp_kube_context), C(edp_wait) and C(edp_wait_timeout) - so role tasks stay short.
     type: str
     required: true
@@ -88,6 +97,13 @@ options:
       - Delete objects of these components that were applied before and are no longer rendered.
     type: bool
     default: true
+  adopt:
+    description:
+      - Take over objects made by hand under the names the platform uses (they get its labels and
+        are managed from then on; a generated Secret key they hold is kept). Objects labelled for
+        another tenant are never taken over.
+    type: bool
+    default: false
   render_dir:
     description:
       - Write the objects as YAML files below this folder instead of applying them.
@@ -125,7 +141,9 @@ attributes:
     description: Shows each changed object before and after; Secret values are masked.
 notes:
   - Needs C(get), C(list) and C(patch) on the kinds it applies in the tenant namespace, C(delete)
-    to prune, and C(get)/C(patch) on the Namespace when it manages it.
+    to prune, and C(get)/C(patch) on the Namespace when it manages it; C(get) on StorageClasses
+    lets it refuse a volume growth its class does not allow before any write (without it, the API
+    server refuses that one).
 """
 
 EXAMPLES = r"""
@@ -144,7 +162,7 @@ EXAMPLES = r"""
 - name: Write the objects for GitOps instead of applying them
   edp.platform.k8s_apply:
     components: [tenant]
-    render_dir: /srv/gitops/prod
+    render_dir: /srv/gitops
 """
 
 RETURN = r"""
@@ -166,6 +184,11 @@ requests:
   returned: when applying (not in render mode)
   type: dict
   sample: {reads: 19, writes: 0}
+render:
+  description: Render mode's two folders for this tenant.
+  returned: in render mode
+  type: dict
+  sample: {manifests: /srv/gitops/prod/manifests/finance, secrets: /srv/gitops/prod/secrets/finance}
 msg:
   description: The counts in words.
   returned: always

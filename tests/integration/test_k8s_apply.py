@@ -102,6 +102,7 @@ def test_a_rerun_reads_only_the_kinds_it_applied(ansible, emulator, tmp_path):
     assert run(ansible, tmp_path, [NS, configmap("kept")]).rc == 0
     emulator.reset_requests()
     assert run(ansible, tmp_path, [NS, configmap("kept")]).rc == 0
-    lists = sorted(r["path"] for r in emulator.requests() if "labelSelector" in r["query"])
+    lists = sorted(r["path"] for r in emulator.requests()
+                   if r["method"] == "GET" and r["path"].split("/")[-2] == "probe")  # .../namespaces/probe/<kind>
     assert lists == ["/api/v1/namespaces/probe/configmaps"]
     assert emulator.writes() == []

@@ -177,3 +177,75 @@ def test_an_unknown_kind_of_generated_key_is_refused():
 
     with pytest.raises(ValueError, match="unknown kind of generated secret 'pin'"):
         ko.fill_generated(secret_to_generate(keys="x:pin"), None)
+
+
+def owned(kind, tenant, environment="dev", name="x", managed=True):
+    result = obj(kind, name=name)
+    result["metadata"]["labels"] = dict({"edp.platform/tenant": tenant, "edp.platform/environment": environment},
+                                        **({"app.kubernetes.io/managed-by": "edp.platform"} if managed else {}))
+    return result
+
+
+def test_owner_is_read_from_the_platform_labels_only():
+    assert ko.owner(owned("Secret", "finance")) == ("finance", "dev")
+    assert ko.owner(owned("Secret", "finance", managed=False)) == (None, None)
+    assert ko.owned_by(owned("Secret", "finance"), "finance", "dev")
+    assert not ko.owned_by(owned("Secret", "finance", "prod"), "finance", "dev")
+    assert not ko.owned_by(owned("Secret", "marketing"), "finance", "dev")
+
+
+def test_another_tenants_object_is_a_problem_even_when_adopting():
+    desired = [obj("Secret", name="db")]
+    live = {ko.key(desired[0]): owned("Secret", "marketing", name="db")}
+    problems, adopted = ko.ownership_problems(desired, live, "finance", "dev", adopt=True)
+    assert problems == ["Secret ns/db belongs to tenant marketing of environment dev, not to tenant finance of "
+                        "environment dev: refusing to change it (two tenants resolve to the same object; check "
+                        "edp_namespace and the tenants' names)"]
+    assert adopted == {}
+
+
+def test_an_object_made_by_hand_is_a_problem_unless_adopted():
+    desired = [obj("ConfigMap", name="cfg"), obj("ConfigMap", name="new")]
+    hand_made = obj("ConfigMap", name="cfg", data={"a": "1"})
+    live = {ko.key(desired[0]): hand_made}
+    problems, adopted = ko.ownership_problems(desired, live, "finance", "dev")
+    assert problems and problems[0].startswith("ConfigMap ns/cfg exists and was not made by edp.platform")
+    assert ko.ownership_problems(desired, live, "finance", "dev", adopt=True) == ([], {ko.key(hand_made): hand_made})
+    # ours, or not there at all: nothing to say
+    live = {ko.key(desired[0]): owned("ConfigMap", "finance", name="cfg")}
+    assert ko.ownership_problems(desired, live, "finance", "dev") == ([], {})
+
+
+def pvc(size, storage_class=None, modes=("ReadWriteOnce",), variable="postgres_storage_size"):
+    spec = {"accessModes": list(modes), "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    result = obj("PersistentVolumeClaim", name="data", spec=spec)
+    result["metadata"]["annotations"] = {ko.ANNOTATION_SIZE_FROM: variable}
+    return result
+
+
+def test_a_volume_may_not_shrink_change_class_or_access_modes():
+    live = {ko.key(pvc("20Gi")): pvc("20Gi", "fast", ("ReadWriteOnce",))}
+    assert ko.volume_problems([pvc("20Gi")], live, {}) == []  # no class asked: the cluster's default stays
+    assert ko.volume_problems([pvc("20480Mi", "fast")], live, {}) == []  # the same size, written otherwise
+    assert ko.volume_problems([pvc("10Gi")], live, {}) == [
+        "PersistentVolumeClaim ns/data: postgres_storage_size asks for 10Gi, but the volume has 20Gi: a volume "
+        "cannot shrink (restore into a new, smaller volume instead)"]
+    assert ko.volume_problems([pvc("20Gi", "slow")], live, {}) == [
+        "PersistentVolumeClaim ns/data: edp_storage_class is slow, but the volume was made in storage class fast, "
+        "which cannot change (migrate the data to a new volume)"]
+    assert ko.volume_problems([pvc("20Gi", modes=["ReadWriteMany"])], live, {}) == [
+        "PersistentVolumeClaim ns/data: access modes ReadWriteMany asked, but the volume was made ReadWriteOnce, "
+        "which cannot change"]
+
+
+def test_a_volume_grows_unless_its_class_says_it_cannot():
+    live = {ko.key(pvc("20Gi")): pvc("20Gi", "fast")}
+    assert ko.growing_classes([pvc("30Gi")], live) == {"fast"}
+    assert ko.growing_classes([pvc("20Gi")], live) == set()
+    assert ko.volume_problems([pvc("30Gi")], live, {"fast": True}) == []
+    assert ko.volume_problems([pvc("30Gi")], live, {}) == []  # unknown: the server decides
+    assert ko.volume_problems([pvc("30Gi")], live, {"fast": False}) == [
+        "PersistentVolumeClaim ns/data: postgres_storage_size asks for 30Gi, but storage class fast does not allow "
+        "volume expansion (allowVolumeExpansion), so it stays at 20Gi"]
