@@ -11,23 +11,39 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.edp.platform.plugins.module_utils import capacity
 from ansible_collections.edp.platform.plugins.module_utils.pg_archive import parse_age
 
 DOCUMENTATION = r"""
 name: input_errors
-short_description: Check inventory values (DNS names, quantities, images, secrets) and list what is wrong
+short_description: Check inventory values (DNS names, quantities, images, secrets, sizes) and list what is wrong
 version_added: 0.1.0
 description:
   - Takes a list of checks, each a mapping with C(name) (the variable, for the message),
     C(value) and C(check), and returns a list of messages, empty when all is well.
-  - "Checks: C(dns1123_label), C(dns1123_subdomain), C(quantity), C(quantities) (a mapping
-    of quantities), C(image), C(images) (a mapping of images; with C(pinned=true) the tag
-    C(latest) and untagged images are refused), C(secret) (present and not a placeholder), C(required) (not empty),
+  - "Checks of one value: C(dns1123_label), C(dns1123_subdomain), C(quantity) (a Kubernetes
+    quantity of at least zero), C(quantities) (a mapping of them), C(size) (a quantity above
+    zero), C(image), C(images) (a mapping of images; with C(pinned=true) the tag C(latest) and untagged images are refused), C(secret)
+    (present and not a placeholder), C(required) (not empty; C(why) says what to do instead),
     C(labels) (valid Kubernetes label keys and values), C(absolute_path), C(pg_identifier)
     (a PostgreSQL name that needs no quoting), C(cron) (a five-field schedule or a macro such
     as C(@daily), as a CronJob and crontab take it), C(duration) (seconds, or C(14d), C(26h),
-    C(1d12h)), C(positive) (an integer of at least 1), C(one_of) (one of the check's C(values),
-    with its C(why) in the message)."
+    C(1d12h); above zero), C(positive) (an integer of at least 1), C(port) (an integer from 1 to
+    65535), C(email) (an e-mail address), C(at_least) (an integer of at least C(min), with C(why)),
+    C(one_of) (one of C(values), with C(why)), C(subset_of) (a list whose every item is in C(values))."
+  - "Checks of a mapping: C(known_keys) (no key outside C(keys)), C(replicas) (each of C(keys)
+    present, a whole number of at least 0), C(without_keys) (none of the keys of C(keys), each
+    naming the variable to set instead), C(resources) (C(requests) and C(limits), each a mapping
+    of quantities, and no request above its limit), C(limit_range) (C(default_request), C(default)
+    and C(max) of a LimitRange, in that order for each resource)."
+  - "Checks against other values (the validate action resolves them): C(equals) (the value is
+    C(other), whose variable is C(other_name)), C(connections) (PostgreSQL's max_connections holds
+    what the Airflow components' pools (C(replicas), C(pool_size), C(max_overflow), C(api_workers),
+    C(target); on C(local) each component runs once), the Jobs and the backups open, with the
+    arithmetic in the message), C(quota) (a
+    ResourceQuota's C(hard) holds the platform's C(pods) and C(volumes), after the C(limit_range)
+    defaults, with the sum in the message), C(limit_range_max) (no container of C(pods) asks for
+    more than the LimitRange's C(max))."
 options:
   _input:
     description: The checks.
@@ -55,7 +71,6 @@ _value:
 """
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # registry[:port]/path/name[:tag][@sha256:digest]
@@ -70,6 +85,9 @@ CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 3
                ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
 CRON_ITEM = re.compile(r"^(\*|(?P<low>\w+)(-(?P<high>\w+))?)(/(?P<step>\d+))?$")
 PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# local@domain.tld: no spaces, one @, a dot in the domain (what an MTA takes, not all RFC 5322 allows).
+_DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%%&'*+/=?^_`{|}~-]+@%s(?:\.%s)+$" % (_DOMAIN_LABEL, _DOMAIN_LABEL))
 PLACEHOLDERS = {"changeme", "change-me", "change_me", "password", "secret", "xxx", "todo", "replace-me"}
 
 
@@ -89,7 +107,10 @@ def _subdomain_problem(value):
 
 
 def _quantity_problem(value):
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not QUANTITY.match(str(value)):
+    """One quantity parser for the checks and the apply (k8s_objects.parse_quantity), and no negatives."""
+    if capacity.quantity(value) is None:
+        if capacity.quantity(str(value).lstrip("-")) is not None and str(value).startswith("-"):
+            return "%r is below zero" % (value,)
         return "%r is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)" % (value,)
     return None
 
@@ -143,10 +164,122 @@ def _cron_problem(value):
 
 def _duration_problem(value):
     try:
-        parse_age(value)
+        seconds = parse_age(value)
     except ValueError:
         return "%r is not seconds or a duration such as 14d, 26h, 90m, 1d12h" % (value,)
+    if seconds <= 0:
+        return "%r is not a duration above zero" % (value,)
     return None
+
+
+def _size_problem(value):
+    problem = _quantity_problem(value)
+    if problem:
+        return problem
+    return None if capacity.quantity(value) > 0 else "%r is not a size above zero" % (value,)
+
+
+def _whole(value, least):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _port_problem(value):
+    return None if _whole(value, 1) and value <= 65535 else "%r is not a port (1-65535)" % (value,)
+
+
+def _email_problem(value):
+    if isinstance(value, str) and len(value) <= 254 and EMAIL.match(value):
+        return None
+    return "%r is not an e-mail address (such as name@example.com)" % (value,)
+
+
+def _why(check):
+    return (": " + check["why"]) if check.get("why") else ""
+
+
+def _resources_problems(value):
+    """``.requests.cpu: ...`` messages for a container's requests and limits."""
+    if not isinstance(value, dict):
+        return ["must be a mapping with requests and limits"]
+    problems = ["has an unknown key %r (requests, limits)" % (k,) for k in value if k not in ("requests", "limits")]
+    parsed = {}
+    for kind in ("requests", "limits"):
+        given = value.get(kind)
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+            problems.append(".%s: must be a mapping of resources (cpu, memory) to quantities" % kind)
+            continue
+        parsed[kind] = {}
+        for resource, amount in given.items():
+            problem = _quantity_problem(amount)
+            if problem:
+                problems.append(".%s.%s: %s" % (kind, resource, problem))
+            else:
+                parsed[kind][resource] = capacity.quantity(amount)
+    for resource, request in (parsed.get("requests") or {}).items():
+        limit = (parsed.get("limits") or {}).get(resource)
+        if limit is not None and request > limit:
+            problems.append(".requests.%s: %s is more than its limit %s" % (
+                resource, value["requests"][resource], value["limits"][resource]))
+    return problems
+
+
+def _limit_range_problems(value, name):
+    """``default_request <= default <= max`` for each resource the LimitRange names."""
+    if not isinstance(value, dict):
+        return []
+    order = ("default_request", "default", "max")
+    parsed = {k: {r: capacity.quantity(v) for r, v in (value.get(k) or {}).items() if capacity.quantity(v) is not None}
+              for k in order if isinstance(value.get(k), dict)}
+    problems = []
+    for index, low in enumerate(order):
+        for resource, amount in (parsed.get(low) or {}).items():
+            # The next part of the order that names the resource (default may leave it to max).
+            high = next((h for h in order[index + 1:] if resource in (parsed.get(h) or {})), None)
+            if high and amount > parsed[high][resource]:
+                problems.append(".%s.%s: %s is more than %s.%s.%s %s" % (
+                    low, resource, value[low][resource], name, high, resource, value[high][resource]))
+    return problems
+
+
+def _replicas_problems(value, keys):
+    if not isinstance(value, dict):
+        return ["must be a mapping of %s to replicas" % ", ".join(keys)]
+    problems = [".%s: is not set" % k for k in keys if k not in value]
+    problems += [".%s: %r is not a whole number of at least 0" % (k, v) for k, v in value.items()
+                 if not _whole(v, 0)]
+    return problems
+
+
+def _known_keys_problems(value, keys):
+    if not isinstance(value, dict):
+        return []
+    return ["has an unknown key %r (%s)" % (k, ", ".join(keys)) for k in value if k not in keys]
+
+
+def _without_keys_problems(value, keys):
+    if not isinstance(value, dict):
+        return []
+    return ["[%r]: set %s instead (the platform derives this setting from it)" % (k, keys[k])
+            for k in value if k in keys]
+
+
+def _number(value, default):
+    """An int from an int or a string of digits (settings such as AIRFLOW__API__WORKERS are strings)."""
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def _connections_problems(check):
+    problem = capacity.connections_problem(
+        check.get("value"), check.get("replicas"), check.get("pool_size"), check.get("max_overflow"),
+        api_workers=_number(check.get("api_workers"), 1), local=check.get("target") == "local",
+        reserved=_number(check.get("reserved"), capacity.SUPERUSER_RESERVED_CONNECTIONS))
+    return [problem] if problem else []
 
 
 def _labels_problem(value):
@@ -175,7 +308,7 @@ def check_one(check):
         problem = _secret_problem(value)
         return [problem] if problem else []
     if kind == "required":
-        return [] if value not in (None, "", [], {}) else ["is required"]
+        return [] if value not in (None, "", [], {}) else ["is required" + _why(check)]
     if value is None:
         return ["is not set"]
     pinned = bool(check.get("pinned"))
@@ -183,21 +316,53 @@ def check_one(check):
         "dns1123_label": _label_problem,
         "dns1123_subdomain": _subdomain_problem,
         "quantity": _quantity_problem,
+        "size": _size_problem,
         "image": lambda v: _image_problem(v, pinned),
         "labels": _labels_problem,
         "pg_identifier": lambda v: None if isinstance(v, str) and PG_IDENTIFIER.match(v)
         else "%r is not a plain PostgreSQL name (lowercase letters, digits and '_', at most 63)" % (v,),
         "cron": _cron_problem,
         "duration": _duration_problem,
-        "positive": lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1
-        else "%r is not a whole number of at least 1" % (v,),
+        "positive": lambda v: None if _whole(v, 1) else "%r is not a whole number of at least 1" % (v,),
+        "port": _port_problem,
+        "email": _email_problem,
         "absolute_path": lambda v: None if isinstance(v, str) and v.startswith("/")
         else "%r is not an absolute path" % (v,),
     }
     if kind == "one_of":
         allowed = check.get("values") or []
         return [] if value in allowed else ["%r is not one of %s%s" % (
-            value, ", ".join(map(str, allowed)), (": " + check["why"]) if check.get("why") else "")]
+            value, ", ".join(map(str, allowed)), _why(check))]
+    if kind == "subset_of":
+        allowed = check.get("values") or []
+        if not isinstance(value, list):
+            return ["must be a list"]
+        return ["[%d]: %r is not one of %s%s" % (i, v, ", ".join(map(str, allowed)), _why(check))
+                for i, v in enumerate(value) if v not in allowed]
+    if kind == "at_least":
+        least = check["min"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return ["%r is not a whole number" % (value,)]
+        return [] if value >= least else ["%r is less than %d%s" % (value, least, _why(check))]
+    if kind == "equals":
+        other = check.get("other")
+        return [] if value == other else ["%r is not %s %r%s" % (value, check.get("other_name"), other, _why(check))]
+    if kind == "resources":
+        return _resources_problems(value)
+    if kind == "limit_range":
+        return _limit_range_problems(value, check.get("name"))
+    if kind == "replicas":
+        return _replicas_problems(value, check.get("keys") or [])
+    if kind == "known_keys":
+        return _known_keys_problems(value, check.get("keys") or [])
+    if kind == "without_keys":
+        return _without_keys_problems(value, check.get("keys") or {})
+    if kind == "connections":
+        return _connections_problems(check)
+    if kind == "quota":
+        return capacity.quota_problems(value, check.get("pods"), check.get("volumes"), check.get("limit_range"))
+    if kind == "limit_range_max":
+        return capacity.limit_range_problems(value, check.get("pods"), check.get("limit_range"))
     if kind in single:
         problem = single[kind](value)
         return [problem] if problem else []
@@ -215,7 +380,7 @@ def input_errors(checks):
         if not check.get("when", True):
             continue
         for problem in check_one(check):
-            sep = "" if problem.startswith("[") else ": "
+            sep = "" if problem.startswith(("[", ".")) else ": "
             errors.append("%s%s%s" % (check["name"], sep, problem))
     return errors
 

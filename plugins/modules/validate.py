@@ -15,10 +15,21 @@ description:
     host's variables, with the spec's defaults where a variable is not set, as Ansible's role
     argument validation does.
   - Then runs the role's C(<role>_input_checks) from its C(vars/main.yml) - DNS-1123 names,
-    Kubernetes quantities, pinned images, labels, required secrets (see the
+    Kubernetes quantities, pinned images, labels, required secrets, ports, requests within
+    limits, the quota and the database connections the platform needs (see the
     P(edp.platform.input_errors#filter) filter). Each check names a variable (C(var), a dotted
-    path reaches into a mapping) and the C(check), optionally C(unless_empty) or a C(when)
-    condition; images must be pinned where C(edp_environment) is in C(edp_pinned_environments).
+    path reaches into a mapping) and the C(check), optionally C(unless_empty), a C(when)
+    condition (or a variable's name), C(with) (other variables to compare with, by name),
+    C(needs) (roles that must be validated too) and C(platform) (the check gets the pods and
+    volumes of the roles validated, C(<role>_k8s_pods) and C(<role>_k8s_volumes) in their
+    C(vars/main.yml)); images must be pinned where C(edp_environment) is in
+    C(edp_pinned_environments). The checks run once every role's spec has been applied, so
+    they compare values of several roles.
+  - Then refuses every variable (inventory, extra vars) with a platform prefix - C(edp_) or
+    C(<role>_) for every role of the collection - that no role declares in its argument spec
+    or C(vars/main.yml) and the collection does not set itself (play C(vars), C(register),
+    C(set_fact)); the message suggests the closest declared name. C(edp_extra_variables)
+    lists deliberate ones.
   - Reports every problem of every role in one message, each naming the variable. Secret
     values are never part of a message.
   - site.yml runs it once per tenant for all its roles, so a bad inventory fails before the
@@ -52,7 +63,9 @@ errors:
   returned: failed
   type: list
   elements: str
-  sample: ["tenant_quota['requests.cpu']: '2 cores' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)"]
+  sample:
+    - "tenant_quota['requests.cpu']: '2 cores' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)"
+    - "postgres_storage_sise: no role of edp.platform declares this variable (did you mean postgres_storage_size?)"
 msg:
   description: What was checked, or every problem in one line.
   returned: always

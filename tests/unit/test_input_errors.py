@@ -148,3 +148,169 @@ def test_one_of_names_the_allowed_values_and_why():
     assert errors("one_of", "ReadWriteMany", **check) == []
     assert errors("one_of", "ReadWriteOncePod", **check) == [
         "var: 'ReadWriteOncePod' is not one of ReadWriteOnce, ReadWriteMany: the Jobs share it"]
+
+
+# -- what a value means, not only its type -----------------------------------------------------
+
+@pytest.mark.parametrize("value", ["-1", "-500m", -2])
+def test_quantity_refuses_negatives_saying_so(value):
+    assert errors("quantity", value) == ["var: %r is below zero" % (value,)]
+
+
+@pytest.mark.parametrize("value", ["100n", "5u", "0", 0, "1Ei", ".5"])
+def test_quantity_takes_what_the_apply_parser_takes(value):
+    assert errors("quantity", value) == []
+
+
+def test_quantity_and_the_apply_share_one_parser():
+    from ansible_collections.edp.platform.plugins.module_utils import capacity
+    from ansible_collections.edp.platform.plugins.module_utils.k8s_objects import parse_quantity
+    for value in ("2", "500m", "1.5Gi", "1e3", "100n", "7", "8 GB", "-1", " 2"):
+        parsed = parse_quantity(value)
+        expected_ok = parsed is not None and parsed >= 0 and value == value.strip()
+        assert (errors("quantity", value) == []) is expected_ok, value
+        assert (capacity.quantity(value) is not None) is expected_ok, value
+
+
+@pytest.mark.parametrize("value, ok", [("1Gi", True), ("0", False), ("0Gi", False), ("-1Gi", False), ("x", False)])
+def test_size_is_a_quantity_above_zero(value, ok):
+    assert (errors("size", value) == []) is ok
+
+
+@pytest.mark.parametrize("value, ok", [(1, True), (5432, True), (65535, True), (0, False), (65536, False),
+                                       (-1, False), ("5432", False), (True, False)])
+def test_port(value, ok):
+    assert (errors("port", value) == []) is ok
+
+
+def test_port_message():
+    assert errors("port", 70000) == ["var: 70000 is not a port (1-65535)"]
+
+
+@pytest.mark.parametrize("value", ["admin@example.com", "a.b+tag@sub.example.co.uk", "ops_team@corp-mail.example"])
+def test_email_accepts_addresses(value):
+    assert errors("email", value) == []
+
+
+@pytest.mark.parametrize("value", ["admin", "admin at example.com", "admin@localhost", "@example.com", "a@b@c.com",
+                                   "a b@example.com", "admin@-example.com", 7])
+def test_email_refuses_what_is_not_an_address(value):
+    assert errors("email", value) == ["var: %r is not an e-mail address (such as name@example.com)" % (value,)]
+
+
+@pytest.mark.parametrize("value", ["0", 0, "0d", "0h0m"])
+def test_duration_must_be_above_zero(value):
+    assert errors("duration", value) == ["var: %r is not a duration above zero" % (value,)]
+
+
+def test_resources_checks_quantities_and_request_within_limit():
+    good = {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    assert errors("resources", good) == []
+    assert input_errors([{"name": "airflow_resources.scheduler", "check": "resources",
+                          "value": {"requests": {"cpu": "3"}, "limits": {"cpu": "2"}}}]) == [
+        "airflow_resources.scheduler.requests.cpu: 3 is more than its limit 2"]
+    assert errors("resources", {"requests": {"memory": "2Gi"}, "limits": {"memory": "2048Mi"}}) == []
+    assert errors("resources", {"requests": {"memory": "1 GB"}, "limits": {"memory": "-1"}}) == [
+        "var.requests.memory: '1 GB' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)",
+        "var.limits.memory: '-1' is below zero"]
+
+
+def test_resources_refuses_unknown_keys_and_wrong_shapes():
+    assert errors("resources", {"request": {"cpu": "1"}}) == ["var: has an unknown key 'request' (requests, limits)"]
+    assert errors("resources", {"requests": "1"}) == [
+        "var.requests: must be a mapping of resources (cpu, memory) to quantities"]
+    assert errors("resources", "1") == ["var: must be a mapping with requests and limits"]
+    assert errors("resources", None) == ["var: is not set"]
+
+
+def test_limit_range_in_order():
+    ok = {"default": {"cpu": "500m", "memory": "512Mi"}, "default_request": {"cpu": "100m", "memory": "256Mi"},
+          "max": {"cpu": "2", "memory": "4Gi"}}
+    assert input_errors([{"name": "lr", "check": "limit_range", "value": ok}]) == []
+    bad = {"default": {"cpu": "500m", "memory": "8Gi"}, "default_request": {"cpu": "1", "memory": "256Mi"},
+           "max": {"cpu": "2", "memory": "4Gi"}}
+    assert input_errors([{"name": "lr", "check": "limit_range", "value": bad}]) == [
+        "lr.default_request.cpu: 1 is more than lr.default.cpu 500m",
+        "lr.default.memory: 8Gi is more than lr.max.memory 4Gi"]
+    # A resource that default leaves out is compared with max.
+    skip = {"default": {}, "default_request": {"cpu": "3"}, "max": {"cpu": "2"}}
+    assert input_errors([{"name": "lr", "check": "limit_range", "value": skip}]) == [
+        "lr.default_request.cpu: 3 is more than lr.max.cpu 2"]
+
+
+def test_replicas_are_whole_numbers_of_at_least_zero_for_each_key():
+    keys = ["api_server", "scheduler"]
+    assert errors("replicas", {"api_server": 0, "scheduler": 2}, keys=keys) == []
+    assert errors("replicas", {"api_server": -1, "scheduler": "2"}, keys=keys) == [
+        "var.api_server: -1 is not a whole number of at least 0", "var.scheduler: '2' is not a whole number of at least 0"]
+    assert errors("replicas", {"api_server": 1}, keys=keys) == ["var.scheduler: is not set"]
+
+
+def test_known_keys_names_the_stranger_and_the_known():
+    assert errors("known_keys", {"a": 1, "bee": 2}, keys=["a", "b"]) == ["var: has an unknown key 'bee' (a, b)"]
+
+
+def test_without_keys_names_the_variable_to_set_instead():
+    keys = {"AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "airflow_database_pool_size"}
+    assert errors("without_keys", {"AIRFLOW__CORE__X": "1"}, keys=keys) == []
+    assert errors("without_keys", {"AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "50"}, keys=keys) == [
+        "var['AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE']: set airflow_database_pool_size instead "
+        "(the platform derives this setting from it)"]
+
+
+def test_at_least_with_why():
+    assert errors("at_least", 2, min=2, why="HA") == []
+    assert errors("at_least", 1, min=2, why="HA") == ["var: 1 is less than 2: HA"]
+    assert errors("at_least", "two", min=2) == ["var: 'two' is not a whole number"]
+
+
+def test_one_of_and_subset_of_take_values_from_another_variable():
+    envs = ["local", "dev", "prod"]
+    assert errors("one_of", "dev", values=envs) == []
+    assert errors("one_of", "prodution", values=envs, why="add it") == [
+        "var: 'prodution' is not one of local, dev, prod: add it"]
+    assert errors("subset_of", ["prod"], values=envs) == []
+    assert errors("subset_of", ["prod", "production"], values=envs) == [
+        "var[1]: 'production' is not one of local, dev, prod"]
+
+
+def test_equals_names_the_other_variable():
+    assert errors("equals", 5432, other=5432, other_name="postgres_port") == []
+    assert errors("equals", 5432, other=5433, other_name="postgres_port", why="the Service's port") == [
+        "var: 5432 is not postgres_port 5433: the Service's port"]
+
+
+def test_required_says_why():
+    assert errors("required", "", why="name one") == ["var: is required: name one"]
+
+
+def test_connections_message_carries_the_arithmetic():
+    check = dict(replicas={"api_server": 1, "scheduler": 1, "dag_processor": 1, "triggerer": 1},
+                 pool_size=5, max_overflow=10)
+    assert errors("connections", 71, **check) == []
+    [message] = errors("connections", 70, **check)
+    assert message == (
+        "var: 70 is fewer than the 71 connections the platform may open: api_server 1 × (5 + 10) = 15 + "
+        "scheduler 1 × (5 + 10) = 15 + dag_processor 1 × (5 + 10) = 15 + triggerer 1 × (5 + 10) = 15 + "
+        "airflow migrate job 2 + airflow admin job 1 + postgres bootstrap job 1 + backup dump 2 + "
+        "backup drill or restore 1 + base backup 1 + superuser_reserved_connections 3 = 71")
+
+
+def test_connections_reads_string_settings_and_the_local_target():
+    check = dict(replicas={"api_server": 3, "scheduler": 3, "dag_processor": 3, "triggerer": 3},
+                 pool_size=5, max_overflow=10, api_workers="2", reserved="5")
+    assert "api_server 3 × 2 workers × (5 + 10) = 90" in errors("connections", 100, **check)[0]
+    assert "superuser_reserved_connections 5 = " in errors("connections", 100, **check)[0]
+    # One of each component on the local target, whatever the replicas say.
+    assert errors("connections", 88, target="local", **check) == []
+    assert errors("connections", 87, target="local", **check)
+
+
+def test_quota_and_limit_range_max_through_the_filter():
+    pods = [{"name": "db", "containers": [{"name": "db_resources", "resources": {
+        "requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}}]}]
+    assert errors("quota", {"requests.cpu": "1", "pods": "1"}, pods=pods, volumes=[]) == []
+    assert errors("quota", {"limits.cpu": "1"}, pods=pods, volumes=[]) == [
+        "var['limits.cpu']: 1 does not hold the platform's limits: db 2 = 2"]
+    assert errors("limit_range_max", {"memory": "1Gi"}, pods=pods) == [
+        "var['memory']: 1Gi is less than db_resources.limits.memory 2Gi: the API refuses its pods"]
