@@ -66,21 +66,26 @@ def register_openshift(emulator):
             emulator.create(crd)
 
 
+def kubernetes_cluster():
+    """A new (not started) emulator that looks like a Kubernetes cluster with the operators
+    installed (prometheus, spark, snapshots), but not OpenShift: register_openshift() adds
+    what makes it look like one."""
+    from kube_emulator import Emulator
+
+    emu = Emulator(kube_version=os.environ.get("EDP_TEST_KUBE_VERSION", "1.31"))
+    for crd in _crds():
+        if crd["spec"]["group"] != "route.openshift.io":
+            emu.create(crd)
+    return emu
+
+
 @pytest.fixture
 def emulator():
     real = os.environ.get("EDP_TEST_KUBECONFIG")
     if real:
         yield RealCluster(real)
         return
-    from kube_emulator import Emulator
-
-    emu = Emulator(kube_version=os.environ.get("EDP_TEST_KUBE_VERSION", "1.31"))
-    # A Kubernetes cluster with the operators installed (prometheus, spark, snapshots), but
-    # not OpenShift: register_openshift() adds what makes the emulator look like one.
-    for crd in _crds():
-        if crd["spec"]["group"] != "route.openshift.io":
-            emu.create(crd)
-    emu.start()
+    emu = kubernetes_cluster().start()
     try:
         yield emu
     finally:

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import _crds, failure_messages
+from conftest import failure_messages, kubernetes_cluster
 
 KUBECTL = shutil.which("kubectl")
 TENANTS = ["finance", "marketing"]
@@ -138,14 +138,8 @@ def _secret_refs(objects):
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 def test_kubectl_apply_k_of_the_render_makes_what_site_yml_makes(ansible, emulator, tmp_path):
-    from kube_emulator import Emulator
-
     # One cluster gets the GitOps export, applied as the README says ...
-    gitops = Emulator(kube_version=os.environ.get("EDP_TEST_KUBE_VERSION", "1.31"))
-    for crd in _crds():
-        if crd["spec"]["group"] != "route.openshift.io":
-            gitops.create(crd)
-    gitops.start()
+    gitops = kubernetes_cluster().start()
     try:
         render(ansible, "dev", tmp_path / "render")
         for tenant in TENANTS:

@@ -28,7 +28,6 @@ from .schema import Node
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN = rf"{DNS1123_LABEL}(\.{DNS1123_LABEL})*"
 DNS1035_LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
-QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 CONFIG_KEY = r"[-._a-zA-Z0-9]+"
 
@@ -97,20 +96,8 @@ def validate_name(kind: str, name: str, plural_group: str | None = None) -> list
 
 
 def _check_qualified_key(field: str, key: str) -> list[dict]:
-    prefix, _, name = key.rpartition("/")
-    problems = []
-    if prefix:
-        if len(prefix) > 253 or not _full(DNS1123_SUBDOMAIN, prefix):
-            problems.append("prefix part " + _MSG_SUBDOMAIN)
-    if not name:
-        problems.append("name part must be non-empty")
-    elif len(name) > 63:
-        problems.append("name part must be no more than 63 characters")
-    elif not _full(QUALIFIED_NAME, name):
-        problems.append("name part must consist of alphanumeric characters, '-', '_' or '.', and must "
-                        "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
-                        f"'123-abc', regex used for validation is '{QUALIFIED_NAME}')")
-    return [_invalid(field, key, p) for p in problems]
+    """A label or annotation key: ``IsQualifiedName`` (rules.qualified_name)."""
+    return rules.qualified_name(field, key)
 
 
 def validate_metadata(meta: dict) -> list[dict]:
