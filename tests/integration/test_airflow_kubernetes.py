@@ -24,9 +24,10 @@ def test_the_role_grants_exactly_what_airflow_and_spark_need(ansible, emulator):
     expected = {("", "pods", v) for v in ("create", "delete", "get", "list", "patch", "update", "watch")}
     expected |= {("", "pods/exec", "create"), ("", "pods/exec", "get"), ("", "pods/log", "get"), ("", "pods/log", "list")}
     expected |= {("", r, v) for r in ("secrets", "configmaps") for v in ("get", "list")}
-    expected |= {("sparkoperator.k8s.io", r, v) for r in ("sparkapplications", "sparkapplications/status")
-                 for v in ("create", "delete", "get", "list", "patch", "update", "watch")}
-    expected |= {("", "events", v) for v in ("get", "list", "watch")}
+    # SparkKubernetesOperator: create, delete (and the sensor's get), the status subresource, events.
+    expected |= {("sparkoperator.k8s.io", "sparkapplications", v) for v in ("create", "delete", "get")}
+    expected |= {("sparkoperator.k8s.io", "sparkapplications/status", "get")}
+    expected |= {("", "events", v) for v in ("list", "watch")}
     assert granted == expected
     binding = emulator.get_object("rbac.authorization.k8s.io/v1", "RoleBinding", "airflow", "finance-dev")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow", "namespace": "finance-dev"}]

@@ -195,7 +195,8 @@ def test_point_in_time_restore_has_the_first_transaction_and_not_the_second(plat
     assert platform.sql("SELECT what FROM pitr_probe ORDER BY at", dbname="airflow") == [("first",)]
     stopped = run.task_results("Stop Airflow")["demo"]
     assert stopped["changed"] and "airflow-scheduler" in stopped["cmd"], "Airflow was not stopped first"
-    assert supervisorctl(platform, "status").count("RUNNING") == 4, "Airflow was not started again"
+    # The four Airflow components, and the spark role's History Server under the same supervisord.
+    assert supervisorctl(platform, "status").count("RUNNING") == 5, "Airflow was not started again"
     report = debug_msg(run, "Report the restore")
     assert report["recovered"] is True and report["timeline"] >= 2
     assert os.path.isdir(report["previous_data"]), "the data folder replaced was not kept"
@@ -222,7 +223,7 @@ def test_a_bad_point_in_time_is_refused_before_anything_stops(platform, target, 
     platform.sql("CREATE TABLE IF NOT EXISTS refusal_probe (x int)", dbname="airflow")
     started = platform.sql("SELECT pg_postmaster_start_time()")
     before = supervisord_pid(platform)
-    assert len(before) == 4, before
+    assert len(before) == 5, before  # the four Airflow components and the Spark History Server
     run = playbook(platform, "restore", restore_target_time=target)
     assert run.rc != 0
     assert message in failure_messages(run)

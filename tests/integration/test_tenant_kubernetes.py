@@ -37,7 +37,7 @@ def test_converge_creates_each_tenant_namespace_quota_limits_and_pull_secret(ans
     assert labels["edp.platform/tenant"] == "finance"
     assert labels["app.kubernetes.io/managed-by"] == "edp.platform"
     quota = emulator.get_object("v1", "ResourceQuota", "finance-quota", "finance-dev")
-    assert quota["spec"]["hard"]["requests.memory"] == "4Gi"
+    assert quota["spec"]["hard"]["requests.memory"] == "6Gi"
     limits = emulator.get_object("v1", "LimitRange", "marketing-limits", "marketing-dev")
     assert limits["spec"]["limits"][0]["defaultRequest"] == {"cpu": "100m", "memory": "256Mi"}
     secret = emulator.get_object("v1", "Secret", "edp-registry", "finance-dev")
@@ -150,7 +150,7 @@ def test_vvv_output_never_contains_the_registry_password(ansible, emulator):
 def test_roles_run_on_their_own_apply_their_objects_the_same_way(ansible, emulator, tmp_path):
     playbook = tmp_path / "roles-alone.yml"
     playbook.write_text("- hosts: tenants\n  roles: [edp.platform.tenant, edp.platform.postgres, "
-                        "edp.platform.airflow, edp.platform.dr]\n")
+                        "edp.platform.airflow, edp.platform.spark_rbac, edp.platform.spark, edp.platform.dr]\n")
     run = ansible.playbook(str(playbook), "dev")
     assert run.rc == 0, failure_messages(run)
     assert emulator.get_object("v1", "LimitRange", "finance-limits", "finance-dev") is not None

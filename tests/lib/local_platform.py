@@ -15,6 +15,8 @@ from conftest import Ansible
 from lib.airflow_server import ensure_airflow_venv
 from lib.pgserver import free_port, pg_bindir
 
+BUILD = pathlib.Path(__file__).resolve().parents[2] / "build"
+
 
 class LocalPlatform:
     """One local bring-up shared by every test that needs it (about a minute)."""
@@ -26,13 +28,17 @@ class LocalPlatform:
         self.home = self.root / "demo"
         self.port = free_port()
         self.airflow_port = free_port()
+        self.spark_history_port = free_port()
         self.ansible = Ansible(tmp_path)
         # The pinned Airflow virtualenv the Airflow tests share (built once, about 80 s).
         self.venv = ensure_airflow_venv()
 
     def run(self, *args, playbook="site.yml", extra_vars=None, **kwargs):
+        # Spark's virtualenv and pyspark wheel are built once into build/ by the spark role and
+        # shared by later sessions, as the Airflow virtualenv is.
         fixed = {"postgres_port": self.port, "airflow_api_port": self.airflow_port,
-                 "airflow_local_venv": str(self.venv)}
+                 "airflow_local_venv": str(self.venv), "spark_history_port": self.spark_history_port,
+                 "spark_local_venv": str(BUILD / "spark-venv"), "spark_local_wheels": str(BUILD / "spark-wheels")}
         return self.ansible.playbook(playbook, "local", *args, vault=False,
                                      extra_vars=dict(fixed, **(extra_vars or {})),
                                      env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
