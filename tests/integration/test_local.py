@@ -12,6 +12,7 @@ import pytest
 
 from conftest import Ansible, failure_messages
 from lib.pgserver import free_port
+from lib.local_platform import listening_addresses
 
 DIRS = ["config", "data", "logs", "backups", "dags", "run"]
 
@@ -110,19 +111,6 @@ def test_airflow_settings_are_the_kubernetes_ones_for_this_host(platform):
     assert stat.S_IMODE((platform.home / "config" / "airflow" / "airflow.env").stat().st_mode) == 0o600
     assert "AIRFLOW__CORE__AUTH_MANAGER='airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager'" in env
     assert "AIRFLOW__CORE__EXECUTOR='LocalExecutor'" in env and "AIRFLOW__LOGGING__JSON_LOGS='True'" in env
-
-
-def listening_addresses(port):
-    """The local addresses with a socket listening on a TCP port (from /proc/net/tcp, tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as lines:
-            for line in list(lines)[1:]:
-                local, state = line.split()[1], line.split()[3]
-                address, _, hex_port = local.rpartition(":")
-                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                    found.add(address)
-    return found
 
 
 def test_the_api_server_listens_on_this_host_only(platform):

@@ -12,6 +12,8 @@ import urllib.request
 
 import pytest
 
+from lib.local_platform import listening_addresses
+
 DAG = "edp_spark_example"
 
 
@@ -115,19 +117,6 @@ def test_the_history_server_lists_the_application_as_completed(platform, pipelin
     assert list((platform.home / "data" / "spark" / "events").iterdir()), "no event log in the tenant's home"
     jobs = history(platform, "/applications/%s/jobs" % done[0]["id"])
     assert jobs and {j["status"] for j in jobs} == {"SUCCEEDED"}
-
-
-def listening_addresses(port):
-    """The local addresses with a socket listening on a TCP port (from /proc/net/tcp, tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as lines:
-            for line in list(lines)[1:]:
-                local, state = line.split()[1], line.split()[3]
-                address, _, hex_port = local.rpartition(":")
-                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                    found.add(address)
-    return found
 
 
 def test_the_history_server_listens_on_this_host_only(platform):

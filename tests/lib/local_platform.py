@@ -18,6 +18,19 @@ from lib.pgserver import free_port, pg_bindir
 BUILD = pathlib.Path(__file__).resolve().parents[2] / "build"
 
 
+def listening_addresses(port):
+    """The local addresses with a socket listening on a TCP port (from /proc/net/tcp, tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hex_port = local.rpartition(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
 class LocalPlatform:
     """One local bring-up shared by every test that needs it (about a minute)."""
 
