@@ -82,14 +82,12 @@ class RenderTarget:
 
     @staticmethod
     def read(path):
-        """The object in a rendered file, or None when there is no such file. A file that is
-        there but cannot be read is an error: a Secret in it may hold the only copy of a
-        generated password, which must never be silently made anew."""
+        """``(text, object)`` of a rendered file, ``(None, None)`` when there is no such file.
+        A file that is there but cannot be read is an error: a Secret in it may hold the only
+        copy of a generated password, which must never be silently made anew."""
         try:
-            with open(path, encoding="utf-8") as handle:
-                return yaml.load(handle, Loader=_Loader)
-        except FileNotFoundError:
-            return None
+            text = _read_text(path)
+            return text, (yaml.load(text, Loader=_Loader) if text is not None else None)
         except (OSError, yaml.YAMLError) as exc:
             raise RenderError("cannot read the earlier render %s: %s (fix or remove it)" % (path, exc))
 
@@ -150,7 +148,7 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
     wanted = {}
     for obj in desired:
         path = target.path(obj)
-        previous = target.read(path)
+        current, previous = target.read(path)
         extra = {"path": path}
         if is_secret(obj):
             # What an earlier render generated is kept, as a cluster keeps it in the live Secret.
@@ -159,7 +157,7 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
                 extra["generated"] = generated
         wanted[path] = obj
         text = dump(obj)
-        if previous is not None and _read_text(path) == text:
+        if current == text:
             done.append((obj, "unchanged", previous, extra))
             continue
         if not check:
@@ -168,7 +166,7 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
         done.append((obj, "written", previous, extra))
     if prune:
         for path in sorted(set(target.existing()) - set(wanted)):
-            old = target.read(path) or {}
+            old = target.read(path)[1] or {}
             role = ((old.get("metadata") or {}).get("labels") or {}).get(ko.LABEL_ROLE)
             if role in components:
                 if not check:
