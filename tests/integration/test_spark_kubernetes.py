@@ -262,9 +262,7 @@ BAD = [
      "spark_driver.cores: is not set"),
     ("executor-overhead-below-zero", "dev", {"spark_executor": dict(DEV_EXECUTOR, memory_overhead="-1Gi")},
      "spark_executor.memory_overhead: '-1Gi' is below zero"),
-    ("unpinned-spark-image-in-staging", "staging", {"edp_images": {"spark": "registry.example.com/edp/spark"}},
-     "edp_images['spark']: 'registry.example.com/edp/spark' has no tag: pin a version "
-     "(this environment refuses untagged images)"),
+    # An untagged Spark image in staging: test_bad_inputs.py's untagged-image-in-staging (the same case).
     ("latest-spark-image-in-prod", "prod", {"edp_images": {"spark": "registry.example.com/edp/spark:latest"}},
      "edp_images['spark']: 'registry.example.com/edp/spark:latest' uses the tag 'latest': pin a version "
      "(this environment refuses 'latest')"),
