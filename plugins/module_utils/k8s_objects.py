@@ -445,10 +445,6 @@ def record_object(namespace, labels, kinds):
             "data": {RECORD_KEY: json.dumps(kinds, sort_keys=True)}}
 
 
-def selector(labels):
-    return ",".join("%s=%s" % (k, v) for k, v in sorted(labels.items()))
-
-
 def render_filename(obj):
     """``10-resourcequota-compute.yaml``: apply order first, so ``kubectl apply -f DIR``
     and GitOps tools that read files in name order apply dependencies first."""
