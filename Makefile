@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest workers for `make test`: the local platform's tests on one, the other tiers on the rest
+# (0 runs everything in one process).
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
 INVENTORY ?= inventories/local
 # More ansible-playbook options for `make local` and `make render`, e.g.
@@ -38,7 +41,7 @@ local: $(STAMP)  ## bring the platform up on this machine (the local target)
 	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
 
 test: $(STAMP) $(AWX_COLLECTION)  ## every test tier: static, unit, emulator, render, converge, molecule
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP) $(AWX_COLLECTION)  ## only the static checks
 	$(PY) -m pytest tests/static
