@@ -17,7 +17,7 @@ RENDER_DIR ?= build/render
 # archive on PyPI, into a folder that never reaches the execution environment.
 AWX_COLLECTION := build/test-collections/ansible_collections/awx/awx
 
-.PHONY: help venv local test lint render bench build docs clean
+.PHONY: help venv local status stop start teardown test lint render bench build docs clean network-policy-docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -40,6 +40,18 @@ venv: $(STAMP)  ## create .venv with the pinned tools
 local: $(STAMP)  ## bring the platform up on this machine (the local target)
 	$(VENV)/bin/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
 
+status: $(STAMP)  ## how each component of the local platform is (fails when one is down)
+	$(VENV)/bin/ansible-playbook playbooks/status.yml -i $(INVENTORY) $(ARGS)
+
+stop: $(STAMP)  ## stop every process of the local platform; the data stays
+	$(VENV)/bin/ansible-playbook playbooks/stop.yml -i $(INVENTORY) $(ARGS)
+
+start: $(STAMP)  ## start the local platform again (after make stop or a reboot)
+	$(VENV)/bin/ansible-playbook playbooks/start.yml -i $(INVENTORY) $(ARGS)
+
+teardown: $(STAMP)  ## remove the local platform, data included after a yes (ARGS="-e teardown_keep_data=true" keeps it)
+	$(VENV)/bin/ansible-playbook playbooks/teardown.yml -i $(INVENTORY) $(ARGS)
+
 test: $(STAMP) $(AWX_COLLECTION)  ## every test tier: static, unit, emulator, render, converge, molecule
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
@@ -57,6 +69,9 @@ build: $(STAMP)  ## the collection tarball
 
 docs: $(STAMP)  ## regenerate the role README tables from the argument specs
 	$(PY) scripts/role_docs.py
+
+network-policy-docs: $(STAMP)  ## redraw docs/network-policy.svg from network-config-analyzer's analysis (graphviz)
+	$(PY) scripts/network_policy_analysis.py
 
 clean:
 	rm -rf build render tests/output .pytest_cache

@@ -37,6 +37,8 @@ def pytest_collection_modifyitems(items):
     worker takes the emulator, static and unit tiers meanwhile. The platform's tests come
     first: they are the longest chain, so their worker should start on them at once."""
     local = [item for item in items if "local_platform" in getattr(item, "fixturenames", ())]
+    # Tests that remove the shared platform (teardown.yml) run after every other test of it.
+    local.sort(key=lambda item: item.get_closest_marker("local_platform_teardown") is not None)
     for item in local:
         item.add_marker(pytest.mark.xdist_group("local-platform"))
     items[:] = local + [item for item in items if item not in local]

@@ -144,8 +144,25 @@ class ActionModule(ActionBase):
             openshift = self.client is not None and self.client.resource("route.openshift.io/v1", "Route")
             variables["edp_flavour"] = "openshift" if openshift else "kubernetes"
         result["flavour"] = self._templar.template(variables.get("edp_flavour"))
+        if ("network_policy" in args["components"] and self.client is not None
+                and self._templar.template(variables.get("network_policy_kube_api_from_endpoints"))):
+            variables["network_policy_kube_api_endpoints"] = self._kube_api_endpoints()
         return {c: role_files.render_objects(self._loader, self._templar, c, variables)
                 for c in args["components"]}
+
+    def _kube_api_endpoints(self):
+        """The API server's own addresses and port, from the `kubernetes` Endpoints (one GET): what
+        a NetworkPolicy sees of a connection to the `kubernetes` Service after translation."""
+        found = self._get(self.client.path("v1", {"name": "endpoints", "namespaced": True}, "default", "kubernetes"))
+        addresses, ports = [], []
+        for subset in (found or {}).get("subsets") or []:
+            addresses += [a["ip"] for a in subset.get("addresses") or [] if a.get("ip")]
+            ports += [p["port"] for p in subset.get("ports") or [] if p.get("name", "https") == "https"]
+        if not addresses or not ports:
+            raise AnsibleActionFail("network_policy_kube_api_from_endpoints: the Endpoints default/kubernetes list "
+                                    "no address or https port; set network_policy_kube_api_cidrs and _port instead")
+        cidrs = ["%s/%d" % (ip, 128 if ":" in ip else 32) for ip in sorted(set(addresses))]
+        return {"cidrs": cidrs, "port": ports[0]}
 
     def _desired(self, args, groups):
         """Every object labelled, hashed, checked for duplicates and put in apply order."""

@@ -9,6 +9,7 @@ reported at once, each message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible_collections.edp.platform.plugins.module_utils import capacity
@@ -30,7 +31,10 @@ description:
     as C(@daily), as a CronJob and crontab take it), C(duration) (seconds, or C(14d), C(26h),
     C(1d12h); above zero), C(positive) (an integer of at least 1), C(port) (an integer from 1 to
     65535), C(email) (an e-mail address), C(at_least) (an integer of at least C(min), with C(why)),
-    C(one_of) (one of C(values), with C(why)), C(subset_of) (a list whose every item is in C(values))."
+    C(one_of) (one of C(values), with C(why)), C(subset_of) (a list whose every item is in C(values)),
+    C(cidrs) (a list of IPv4 or IPv6 networks, none with host bits set nor the whole internet),
+    C(egress_rules) (a NetworkPolicy egress allow-list - C(cidr), C(ports) with C(port), C(protocol)
+    and C(end_port), C(except) networks inside C(cidr))."
   - "Checks of a mapping: C(known_keys) (no key outside C(keys)), C(replicas) (each of C(keys)
     present, a whole number of at least 0), C(without_keys) (none of the keys of C(keys), each
     naming the variable to set instead), C(resources) (C(requests) and C(limits), each a mapping
@@ -193,6 +197,73 @@ def _email_problem(value):
     return "%r is not an e-mail address (such as name@example.com)" % (value,)
 
 
+def _cidr_problem(value):
+    """None for a network such as 10.20.0.0/16 (what a NetworkPolicy's ipBlock takes)."""
+    if not isinstance(value, str) or "/" not in value:
+        return "%r is not a CIDR (a network such as 10.20.0.0/16 or 2001:db8::/48)" % (value,)
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "%r is not a CIDR (a network such as 10.20.0.0/16 or 2001:db8::/48)" % (value,)
+    if str(network) != value:
+        return "%r has host bits set: the network is %s" % (value, network)
+    if network.prefixlen == 0:
+        return "%r is the whole internet: list the networks of the data sources and sinks" % (value,)
+    return None
+
+
+def _cidrs_problems(value):
+    if not isinstance(value, list):
+        return ["must be a list of CIDRs"]
+    return ["[%d]: %s" % (i, p) for i, p in ((i, _cidr_problem(v)) for i, v in enumerate(value)) if p]
+
+
+def _egress_rules_problems(value):
+    """``[0].cidr: ...`` messages for an allow-list of {cidr, ports, except, description}."""
+    if not isinstance(value, list):
+        return ["must be a list of {cidr, ports, except, description}"]
+    problems = []
+    for index, rule in enumerate(value):
+        where = "[%d]" % index
+        if not isinstance(rule, dict):
+            problems.append("%s: must be a mapping with cidr and ports" % where)
+            continue
+        problems += ["%s: has an unknown key %r (cidr, ports, except, description)" % (where, k)
+                     for k in rule if k not in ("cidr", "ports", "except", "description")]
+        problem = _cidr_problem(rule.get("cidr"))
+        if problem:
+            problems.append("%s.cidr: %s" % (where, problem))
+        ports = rule.get("ports") or []
+        for number, port in enumerate(ports if isinstance(ports, list) else [ports]):
+            at = "%s.ports[%d]" % (where, number)
+            if not isinstance(port, dict):
+                problems.append("%s: must be a mapping with port (and protocol, end_port)" % at)
+                continue
+            problem = _port_problem(port.get("port"))
+            if problem:
+                problems.append("%s.port: %s" % (at, problem))
+            if port.get("protocol", "TCP") not in ("TCP", "UDP", "SCTP"):
+                problems.append("%s.protocol: %r is not one of TCP, UDP, SCTP" % (at, port.get("protocol")))
+            end = port.get("end_port")
+            if end is not None:
+                problem = _port_problem(end)
+                if problem:
+                    problems.append("%s.end_port: %s" % (at, problem))
+                elif _whole(port.get("port"), 1) and end < port["port"]:
+                    problems.append("%s.end_port: %r is below port %r" % (at, end, port["port"]))
+        excepted = rule.get("except") or []
+        for number, inner in enumerate(excepted if isinstance(excepted, list) else [excepted]):
+            at = "%s.except[%d]" % (where, number)
+            problem = _cidr_problem(inner)
+            if problem:
+                problems.append("%s: %s" % (at, problem))
+            elif not _cidr_problem(rule.get("cidr")):
+                outer, network = ipaddress.ip_network(rule["cidr"]), ipaddress.ip_network(inner)
+                if network.version != outer.version or not network.subnet_of(outer) or network == outer:
+                    problems.append("%s: %r is not a network inside cidr %s" % (at, inner, rule["cidr"]))
+    return problems
+
+
 def _why(check):
     return (": " + check["why"]) if check.get("why") else ""
 
@@ -349,6 +420,10 @@ def check_one(check):
         return [] if value == other else ["%r is not %s %r%s" % (value, check.get("other_name"), other, _why(check))]
     if kind == "resources":
         return _resources_problems(value)
+    if kind == "cidrs":
+        return _cidrs_problems(value)
+    if kind == "egress_rules":
+        return _egress_rules_problems(value)
     if kind == "limit_range":
         return _limit_range_problems(value, check.get("name"))
     if kind == "replicas":

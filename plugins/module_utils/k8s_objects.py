@@ -60,6 +60,9 @@ KIND_ORDER = [
     "SparkApplication",
     "ScheduledSparkApplication",
     "VolumeSnapshot",
+    # Istio's (network_policy role, with the mesh on): last, so that no file number above moves.
+    "PeerAuthentication",
+    "AuthorizationPolicy",
 ]
 KIND_RANK = {kind: index for index, kind in enumerate(KIND_ORDER)}
 
@@ -77,6 +80,7 @@ PRUNABLE = [
     ("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("sparkoperator.k8s.io/v1beta2", "ScheduledSparkApplication"),
+    ("security.istio.io/v1", "PeerAuthentication"), ("security.istio.io/v1", "AuthorizationPolicy"),
 ]
 # Kinds without a namespace; every other object must name its namespace.
 CLUSTER_SCOPED = {
@@ -160,13 +164,16 @@ def secret_data_to_base64(obj):
 
 
 def generate_secret(kind="token"):
-    """A new random value: ``token`` (32 URL-safe characters, safe in connection URLs) or
-    ``fernet`` (a Fernet key, as Airflow's fernet_key must be)."""
+    """A new random value: ``token`` (32 URL-safe characters, safe in connection URLs),
+    ``signing`` (64 URL-safe characters: the 64 bytes an HMAC-SHA512 key such as Airflow's JWT
+    secret should have) or ``fernet`` (a Fernet key, as Airflow's fernet_key must be)."""
     if kind == "fernet":
         return base64.urlsafe_b64encode(os.urandom(32)).decode()
     if kind == "token":
         return secrets.token_urlsafe(24)
-    raise ValueError("unknown kind of generated secret %r (token, fernet)" % kind)
+    if kind == "signing":
+        return secrets.token_urlsafe(48)
+    raise ValueError("unknown kind of generated secret %r (token, signing, fernet)" % kind)
 
 
 def fill_generated(desired, live, generate=generate_secret):

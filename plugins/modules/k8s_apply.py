@@ -64,6 +64,9 @@ options:
         C(vars/main.yml); they are rendered with the role's documented defaults, the host's
         variables and the role's vars, in this task - the objects (Secrets among them) never
         pass through facts. Only these components are pruned.
+      - With C(network_policy) among them and C(network_policy_kube_api_from_endpoints) true, the
+        API server's addresses and port are read from the C(kubernetes) Endpoints (one GET) for its
+        policies; render mode keeps C(network_policy_kube_api_cidrs).
     type: list
     elements: str
   component:

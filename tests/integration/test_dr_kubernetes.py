@@ -172,7 +172,8 @@ EXPORTED |= {("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io
              ("policy", "poddisruptionbudgets"), ("apps", "statefulsets"), ("apps", "deployments"),
              ("batch", "jobs"), ("batch", "cronjobs"), ("route.openshift.io", "routes"),
              ("monitoring.coreos.com", "servicemonitors"), ("monitoring.coreos.com", "podmonitors"),
-             ("monitoring.coreos.com", "prometheusrules"), ("sparkoperator.k8s.io", "scheduledsparkapplications")}
+             ("monitoring.coreos.com", "prometheusrules"), ("sparkoperator.k8s.io", "scheduledsparkapplications"),
+             ("security.istio.io", "peerauthentications"), ("security.istio.io", "authorizationpolicies")}
 
 
 def test_the_role_grants_exactly_what_the_scripts_use(ansible, emulator):

@@ -132,6 +132,24 @@ def test_site_installs_the_script_its_secrets_and_the_schedule(platform):
     assert any(line.startswith("45 1 * * 0 ") and " basebackup " in line for line in mine), mine
 
 
+def test_a_drill_without_any_dump_fails_in_one_line_that_says_what_to_do(platform):
+    dumps = backups(platform) / "dumps"
+    aside = dumps.with_name("dumps.aside")
+    dumps.rename(aside)
+    dumps.mkdir(mode=0o700)
+    try:
+        run = playbook(platform, "dr_drill")
+    finally:
+        dumps.rmdir()
+        aside.rename(dumps)
+    assert run.rc != 0
+    [failed] = [r for r in run.task_results("Find the newest dump").values()]
+    assert failed["msg"] == ("edp-backup.sh newest failed: no dump of airflow with a manifest in %s: "
+                             "take one with playbooks/backup.yml" % dumps)
+    # Only the message and the exit status: not the command's whole result.
+    assert not {"cmd", "stdout", "stderr", "stderr_lines", "stdout_lines"} & set(failed), sorted(failed)
+
+
 def test_backup_takes_a_dump_and_proves_it_by_a_restore(platform):
     platform.sql("CREATE TABLE IF NOT EXISTS dr_rows AS SELECT g AS id FROM generate_series(1, 5000) g",
                  dbname="airflow")

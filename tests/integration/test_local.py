@@ -1,6 +1,7 @@
 """The local target end to end: site.yml -i inventories/local brings up the tenant's home and a
 real PostgreSQL (the OS packages' binaries, run as the postgres user) on this machine."""
 
+import os
 import pathlib
 import stat
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import Ansible, failure_messages
 from lib.pgserver import free_port
-from lib.local_platform import listening_addresses
+from lib.local_platform import listening_addresses, listening_sockets, not_on_loopback, processes_under
 
 DIRS = ["config", "data", "logs", "backups", "dags", "run"]
 
@@ -78,7 +79,7 @@ def test_wal_segments_arrive_in_the_archive(platform):
 def test_rerun_changes_nothing(platform):
     run = platform.run()
     assert run.rc == 0 and run.changed() == 0, [
-        (t["task"]["name"]) for p in run.results for t in p["tasks"] if t["hosts"]["demo"].get("changed")]
+        (t["task"]["name"]) for p in run.results for t in p["tasks"] if t["hosts"].get("demo", {}).get("changed")]
 
 
 def test_vvv_output_contains_no_password(platform):
@@ -116,6 +117,21 @@ def test_airflow_settings_are_the_kubernetes_ones_for_this_host(platform):
 def test_the_api_server_listens_on_this_host_only(platform):
     # 0100007F is 127.0.0.1 in the kernel's byte order; 00000000 (or all zeros in tcp6) is every interface.
     assert listening_addresses(platform.airflow_port) == {"0100007F"}
+
+
+def test_every_process_the_platform_started_listens_on_this_host_only(platform):
+    """The local target's default deny: from the kernel's socket tables, every TCP socket listening
+    and every UDP socket bound by a process the platform started (supervisord and its children -
+    Airflow's components, the History Server, the monitoring role's -, PostgreSQL, ...) is on
+    127.0.0.1 or ::1. Airflow's log servers (8793, 8794) are not started at all."""
+    pids = processes_under(platform.root)
+    sockets = listening_sockets(pids)
+    commands = " ".join(s[4] for s in sockets)
+    assert "supervisord" in " ".join(open("/proc/%d/cmdline" % p).read() for p in pids if os.path.exists(
+        "/proc/%d/cmdline" % p)), "supervisord was not found among %d processes" % len(pids)
+    assert "postgres" in commands and "api_server" in commands, "too few sockets found: %s" % sockets
+    assert not_on_loopback(sockets) == [], "listening beyond this host: %s" % not_on_loopback(sockets)
+    assert not [s for s in sockets if s[2] in (8793, 8794)], "a log server runs: %s" % sockets
 
 
 def test_a_changed_setting_is_reloaded_and_one_needing_a_restart_restarts(platform):

@@ -15,7 +15,8 @@ KUBE_VERSIONS = ["1.31.0", "1.37.0"]
 # Custom resources: kubernetes-validate only warns on them; they are checked against the
 # upstream CRD schemas by the emulator instead (test_custom_resources_match_their_crds).
 CUSTOM_KINDS = {"Route", "ServiceMonitor", "PodMonitor", "PrometheusRule", "SparkApplication",
-                "ScheduledSparkApplication", "VolumeSnapshot", "VolumeSnapshotClass"}
+                "ScheduledSparkApplication", "VolumeSnapshot", "VolumeSnapshotClass",
+                "PeerAuthentication", "AuthorizationPolicy"}
 FLAVOURS = [(env, "kubernetes") for env in ENVIRONMENTS] + [("prod", "openshift")]
 
 
@@ -66,9 +67,15 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
             "04-serviceaccount-spark-executor.yaml",
             "06-configmap-airflow-config.yaml",
             "06-configmap-dr-scripts.yaml",
+            "06-configmap-edp-dashboard-airflow.yaml",
+            "06-configmap-edp-dashboard-overview.yaml",
+            "06-configmap-edp-dashboard-postgres.yaml",
+            "06-configmap-edp-dashboard-spark.yaml",
             "06-configmap-postgres-config.yaml",
+            "06-configmap-postgres-exporter-queries.yaml",
             "06-configmap-spark-defaults.yaml",
             "06-configmap-spark-example.yaml",
+            "06-configmap-statsd-exporter-mapping.yaml",
             "09-role-airflow.yaml",
             "09-role-edp-dr.yaml",
             "09-role-spark-driver.yaml",
@@ -84,15 +91,36 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
             "11-persistentvolumeclaim-spark-event-logs.yaml",
             "11-persistentvolumeclaim-spark-example-data.yaml",
             "12-service-airflow-api-server.yaml",
+            "12-service-airflow-statsd.yaml",
+            "12-service-postgres-exporter.yaml",
             "12-service-postgres-headless.yaml",
             "12-service-postgres.yaml",
             "12-service-spark-history-server.yaml",
+            "13-networkpolicy-airflow-api-server.yaml",
+            "13-networkpolicy-airflow-dag-processor.yaml",
+            "13-networkpolicy-airflow-jobs.yaml",
+            "13-networkpolicy-airflow-scheduler.yaml",
+            "13-networkpolicy-airflow-triggerer.yaml",
+            "13-networkpolicy-airflow-worker.yaml",
+            "13-networkpolicy-allow-dns.yaml",
+            "13-networkpolicy-default-deny.yaml",
+            "13-networkpolicy-dr-database-jobs.yaml",
+            "13-networkpolicy-dr-kube-api-jobs.yaml",
+            "13-networkpolicy-postgres-bootstrap.yaml",
+            "13-networkpolicy-postgres-exporter.yaml",
+            "13-networkpolicy-postgres.yaml",
+            "13-networkpolicy-spark-driver.yaml",
+            "13-networkpolicy-spark-executor.yaml",
+            "13-networkpolicy-spark-history-server.yaml",
+            "13-networkpolicy-statsd-exporter.yaml",
             "16-statefulset-postgres.yaml",
             "17-deployment-airflow-api-server.yaml",
             "17-deployment-airflow-dag-processor.yaml",
             "17-deployment-airflow-scheduler.yaml",
             "17-deployment-airflow-triggerer.yaml",
+            "17-deployment-postgres-exporter.yaml",
             "17-deployment-spark-history-server.yaml",
+            "17-deployment-statsd-exporter.yaml",
             "18-job-airflow-admin.yaml",
             "18-job-airflow-migrate.yaml",
             "18-job-postgres-bootstrap.yaml",
@@ -104,6 +132,9 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
         ] if flavour == "openshift" else [
             "20-ingress-airflow.yaml", "20-ingress-spark-history-server.yaml",
         ]) + [
+            "22-servicemonitor-edp-exporters.yaml",
+            "23-podmonitor-spark-drivers.yaml",
+            "24-prometheusrule-edp-alerts.yaml",
             "25-sparkapplication-spark-smoke-test.yaml",
             "kustomization.yaml",
         ], tenant

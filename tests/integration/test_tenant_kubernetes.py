@@ -150,7 +150,8 @@ def test_vvv_output_never_contains_the_registry_password(ansible, emulator):
 def test_roles_run_on_their_own_apply_their_objects_the_same_way(ansible, emulator, tmp_path):
     playbook = tmp_path / "roles-alone.yml"
     playbook.write_text("- hosts: tenants\n  roles: [edp.platform.tenant, edp.platform.postgres, "
-                        "edp.platform.airflow, edp.platform.spark_rbac, edp.platform.spark, edp.platform.dr]\n")
+                        "edp.platform.airflow, edp.platform.spark_rbac, edp.platform.spark, edp.platform.dr, "
+                        "edp.platform.monitoring, edp.platform.network_policy]\n")
     run = ansible.playbook(str(playbook), "dev")
     assert run.rc == 0, failure_messages(run)
     assert emulator.get_object("v1", "LimitRange", "finance-limits", "finance-dev") is not None

@@ -38,8 +38,20 @@ AIRFLOW_VERSION = "3.3.2"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
+def requirements_digest() -> str:
+    """The digest in the stamp of a finished build, as the airflow role names it too."""
+    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+
+
 def airflow_venv_path() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("EDP_AIRFLOW_VENV") or REPO / "build" / "airflow-venv")
+    """$EDP_AIRFLOW_VENV; else the virtualenv `make local` built for a tenant of this machine
+    when its pins are these (the tests only run it); else build/airflow-venv."""
+    if os.environ.get("EDP_AIRFLOW_VENV"):
+        return pathlib.Path(os.environ["EDP_AIRFLOW_VENV"])
+    local_root = pathlib.Path(os.environ.get("EDP_LOCAL_ROOT") or "/var/lib/edp")
+    for stamp in sorted(local_root.glob("*/venv/airflow/.installed-" + requirements_digest())):
+        return stamp.parent
+    return REPO / "build" / "airflow-venv"
 
 
 def _find_python() -> str:
@@ -56,8 +68,7 @@ def ensure_airflow_venv(venv: pathlib.Path | None = None) -> pathlib.Path:
     from building it twice.
     """
     venv = pathlib.Path(venv or airflow_venv_path())
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    stamp = venv / (".installed-" + digest)
+    stamp = venv / (".installed-" + requirements_digest())
     if stamp.exists():
         return venv
     venv.parent.mkdir(parents=True, exist_ok=True)

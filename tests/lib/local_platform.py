@@ -31,6 +31,79 @@ def listening_addresses(port):
     return found
 
 
+# The loopback addresses as /proc/net/{tcp,udp}[6] write them: 127.0.0.0/8, ::1, ::ffff:127.x.x.x.
+def _loopback(address):
+    if len(address) == 8:
+        return address.endswith("7F")  # 127.x.x.x, little-endian
+    return address == "00000000000000000000000001000000" or (
+        address.startswith("0000000000000000FFFF0000") and address.endswith("7F"))
+
+
+def _process_tree(roots):
+    """The pids of roots and of every process below them (from /proc/<pid>/stat)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    parents[int(entry)] = int(handle.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+    found, todo = set(), [pid for pid in roots if pid in parents]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += [child for child, parent in parents.items() if parent == pid]
+    return found
+
+
+def processes_under(root):
+    """The processes the platform started for the tenants below root: every process whose command
+    line names root (supervisord, PostgreSQL, ...) and every process below those."""
+    roots = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                    if str(root).encode() in handle.read():
+                        roots.append(int(entry))
+            except OSError:
+                continue
+    return _process_tree(roots)
+
+
+def listening_sockets(pids):
+    """[(protocol, address, port, pid, command)] of every TCP socket listening and every UDP socket
+    bound (from /proc/net/tcp, tcp6, udp, udp6) that one of pids holds."""
+    owners = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                if target.startswith("socket:["):
+                    owners.setdefault(target[8:-1], pid)
+        except OSError:
+            continue
+    found = []
+    for protocol, listening in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+        with open("/proc/net/" + protocol) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                address, _, hex_port = fields[1].rpartition(":")
+                if fields[3] == listening and fields[9] in owners:
+                    pid = owners[fields[9]]
+                    with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                        command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                    found.append((protocol, address, int(hex_port, 16), pid, command[:160]))
+    return found
+
+
+def not_on_loopback(sockets):
+    """The sockets of listening_sockets() open beyond this host."""
+    return [s for s in sockets if not _loopback(s[1])]
+
+
 class LocalPlatform:
     """One local bring-up shared by every test that needs it (about a minute)."""
 
@@ -42,7 +115,13 @@ class LocalPlatform:
         self.port = free_port()
         self.airflow_port = free_port()
         self.spark_history_port = free_port()
+        # The monitoring role's ports on 127.0.0.1 (postgres_exporter's is its own variable).
+        self.monitoring_ports = {"prometheus": free_port(), "node_exporter": free_port(),
+                                 "blackbox_exporter": free_port()}
+        self.postgres_exporter_port = free_port()
         self.ansible = Ansible(tmp_path)
+        # The dr role starts a cron daemon where none runs; the tests stop the one it started.
+        self.cron_was_running = subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
         # The pinned Airflow virtualenv the Airflow tests share (built once, about 80 s).
         self.venv = ensure_airflow_venv()
 
@@ -51,7 +130,13 @@ class LocalPlatform:
         # shared by later sessions, as the Airflow virtualenv is.
         fixed = {"postgres_port": self.port, "airflow_api_port": self.airflow_port,
                  "airflow_local_venv": str(self.venv), "spark_history_port": self.spark_history_port,
-                 "spark_local_venv": str(BUILD / "spark-venv"), "spark_local_wheels": str(BUILD / "spark-wheels")}
+                 "spark_local_venv": str(BUILD / "spark-venv"), "spark_local_wheels": str(BUILD / "spark-wheels"),
+                 # Short scrape and evaluation intervals and alert delays: test_monitoring_local.py
+                 # waits for alerts to fire and resolve.
+                 "monitoring_local_ports": self.monitoring_ports,
+                 "monitoring_postgres_exporter_port": self.postgres_exporter_port,
+                 "monitoring_scrape_interval": "2s", "monitoring_evaluation_interval": "2s",
+                 "monitoring_alert_for": "2s"}
         return self.ansible.playbook(playbook, "local", *args, vault=False,
                                      extra_vars=dict(fixed, **(extra_vars or {})),
                                      env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
@@ -90,6 +175,8 @@ class LocalPlatform:
                             "-D", str(data)], capture_output=True)
         subprocess.run(["rm", "-rf", str(self.root)])
         self.remove_crontab_entries()
+        if not self.cron_was_running:
+            subprocess.run(["pkill", "-x", "cron"], capture_output=True)
 
     def remove_crontab_entries(self):
         """The dr role's crontab entries of this root (their names hold its backup folder)."""

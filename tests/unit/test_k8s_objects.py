@@ -172,6 +172,12 @@ def test_generated_keys_can_be_fernet_keys():
     assert len(base64.b64decode(desired["data"]["token"])) == 32
 
 
+def test_a_signing_key_has_the_64_bytes_hmac_sha512_wants():
+    desired = secret_to_generate(keys="jwt-secret:signing")
+    ko.fill_generated(desired, None)
+    assert len(base64.b64decode(desired["data"]["jwt-secret"])) == 64
+
+
 def test_an_unknown_kind_of_generated_key_is_refused():
     import pytest
 

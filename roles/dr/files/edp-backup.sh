@@ -138,7 +138,7 @@ resolve_archive() {
   if [ "$wanted" = newest ]; then
     manifest=$(find "$DUMPS" -maxdepth 1 -name "$PGDATABASE-*.dump$MANIFEST_SUFFIX" -printf '%f\n' 2>/dev/null \
                  | sort | tail -n 1)
-    [ -n "$manifest" ] || die "no dump of $PGDATABASE with a manifest in $DUMPS"
+    [ -n "$manifest" ] || die "no dump of $PGDATABASE with a manifest in $DUMPS: take one with playbooks/backup.yml"
     wanted="$DUMPS/${manifest%"$MANIFEST_SUFFIX"}"
   elif [[ $wanted != */* ]]; then
     wanted="$DUMPS/$wanted"
@@ -366,7 +366,7 @@ plan_pitr() {
     end=$(date -u -d "$(cat "$BASE/$name.done")" +%s)
     if ((end <= target_epoch)); then PITR_BASE=$name; break; fi
   done < <(find "$BASE" -maxdepth 1 -name '*.done' -printf '%f\n' 2>/dev/null | sed 's/\.done$//' | sort -r)
-  [ -n "$PITR_BASE" ] || die "no base backup in $BASE ends before $target: take one with 'edp-backup.sh basebackup'; recovery reaches back to the end of the oldest one"
+  [ -n "$PITR_BASE" ] || die "no base backup in $BASE ends before $target: take one with playbooks/backup.yml -e backup_base=true; recovery reaches back to the end of the oldest one"
 }
 
 cmd_pitr_plan() {
