@@ -138,6 +138,10 @@ class Ansible:
 
     def __init__(self, tmp_path, kubeconfig=None):
         self.tmp = tmp_path
+        # Each run's TMPDIR, below a short folder (lib/short_tmp.py says why).
+        from lib.short_tmp import short_tmpdir
+
+        self.run_tmp = short_tmpdir("edp-ansible-")
         self.kubeconfig = kubeconfig
         self.runs = 0
         self.registry_password = "pw-" + secrets.token_urlsafe(16)
@@ -153,7 +157,7 @@ class Ansible:
 
     def env(self, json_output=True, **extra):
         self.runs += 1
-        tmpdir = self.tmp / ("run%d" % self.runs)
+        tmpdir = self.run_tmp / ("run%d" % self.runs)
         tmpdir.mkdir()
         env = dict(os.environ)
         env.update({

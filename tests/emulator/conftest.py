@@ -50,10 +50,11 @@ def http(emu) -> Http:
 @pytest.fixture
 def tool_env(tmp_path):
     """Environment for kubectl/ansible: fresh HOME and TMPDIR (discovery caches live there)."""
+    from lib.short_tmp import short_tmpdir
+
     home = tmp_path / "home"
-    tmp = tmp_path / "tmp"
+    tmp = short_tmpdir()
     home.mkdir()
-    tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "K8S_AUTH"))}
     env.update(HOME=str(home), TMPDIR=str(tmp), KUBECONFIG=str(tmp_path / "kubeconfig"))
     return env

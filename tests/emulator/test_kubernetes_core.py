@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.short_tmp import short_tmpdir
 from support import Http
 
 PLAYBOOK_BIN = Path(sys.executable).parent / "ansible-playbook"
@@ -106,9 +107,7 @@ def run_playbook(path, env, tmp_path, *extra):
                    K8S_AUTH_KUBECONFIG=env["KUBECONFIG"], ANSIBLE_NOCOLOR="1",
                    ANSIBLE_STDOUT_CALLBACK="json")
     # Fresh TMPDIR per run: kubernetes.core caches discovery in $TMPDIR/k8srcp-*.json.
-    tmp = tmp_path / f"run-tmp-{len(list(tmp_path.glob('run-tmp-*')))}"
-    tmp.mkdir()
-    run_env["TMPDIR"] = str(tmp)
+    run_env["TMPDIR"] = str(short_tmpdir())
     result = subprocess.run([str(PLAYBOOK_BIN), str(path), "-e", f"ansible_python_interpreter={sys.executable}",
                              *extra], env=run_env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

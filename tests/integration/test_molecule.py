@@ -4,10 +4,11 @@ import os
 import subprocess
 
 from conftest import BIN, COLLECTIONS, REPO
+from lib.short_tmp import short_tmpdir
 
 
 def test_molecule_kubernetes_scenario_passes(tmp_path):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), HOME=str(tmp_path), TMPDIR=str(tmp_path),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), HOME=str(tmp_path), TMPDIR=str(short_tmpdir()),
                ANSIBLE_NOCOLOR="1", NO_COLOR="1", PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
     proc = subprocess.run([str(BIN / "molecule"), "test", "-s", "kubernetes"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)

@@ -6,12 +6,11 @@ selector labels; restricted pods; dashboards Grafana's sidecar finds); the OpenS
 bad inputs refused before any write."""
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
 from conftest import failure_messages, register_openshift
+from lib.emulator_http import request
 
 NS = "finance-dev"
 APPLY = "Render and apply every role's objects in one call"
@@ -28,17 +27,6 @@ def converge(ansible, env="dev", *args, **kwargs):
 
 def get(emulator, api_version, kind, name):
     return emulator.get_object(api_version, kind, name, NS)
-
-
-def request(emulator, method, path, body=None):
-    req = urllib.request.Request(emulator.url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as reply:
-            return reply.status, json.loads(reply.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()[:800]
 
 
 def apply_results(run):

@@ -82,12 +82,7 @@ def firing(platform, name, **labels):
 
 def api(platform, method, path, body=None, token=None):
     """Airflow's REST API with a patient timeout (a busy 2-core machine answers slowly)."""
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (platform.airflow_port, path), method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers=dict({"Content-Type": "application/json"},
-                                              **({"Authorization": "Bearer " + token} if token else {})))
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        return resp.status, json.loads(resp.read() or b"null")
+    return platform.api(method, path, body, token=token, timeout=60)
 
 
 def token(platform):

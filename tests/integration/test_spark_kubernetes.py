@@ -3,15 +3,13 @@ converge and a rerun that writes nothing, with and without spark-operator's CRD;
 objects say (spark-defaults, pod templates, History Server, SparkApplications valid against
 their CRD); the s3a and OpenShift variants; bad inputs refused before any write."""
 
-import json
-import urllib.error
-import urllib.request
 
 import jinja2
 import pytest
 import yaml
 
 from conftest import failure_messages, register_openshift
+from lib.emulator_http import request
 from lib import policy
 
 NS = "finance-dev"
@@ -25,17 +23,6 @@ def converge(ansible, env="dev", *args, **kwargs):
     run = ansible.playbook("site.yml", env, "--limit", "finance", *args, **kwargs)
     assert run.rc == 0, failure_messages(run)
     return run
-
-
-def request(emulator, method, path, body=None, query=""):
-    req = urllib.request.Request(emulator.url + path + query, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as reply:
-            return reply.status, json.loads(reply.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()[:800]
 
 
 def get(emulator, api_version, kind, name):

@@ -147,12 +147,12 @@ class LocalPlatform:
     def secret(self, name):
         return (self.home / "config" / "secrets" / name).read_text()
 
-    def api(self, method, path, body=None, token=None):
+    def api(self, method, path, body=None, token=None, timeout=10):
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.airflow_port, path), method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers=dict({"Content-Type": "application/json"},
                                                   **({"Authorization": "Bearer " + token} if token else {})))
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"null")
 
     def connect(self, user="airflow", password=None, dbname="airflow"):

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import BIN, COLLECTIONS, ENVIRONMENTS, REPO
+from lib.short_tmp import short_tmpdir
 
 PLAYBOOKS = sorted(str(p.relative_to(REPO)) for p in (REPO / "playbooks").glob("*.yml")) + ["site.yml"]
 
@@ -155,7 +156,7 @@ def test_collection_builds_installs_and_runs_site_from_the_installed_copy(tmp_pa
          "-e", "edp_render_dir=%s" % render, "-e", "vault_edp_registry_password=from-a-vault-0123"],
         capture_output=True, text=True, cwd=outside,
         env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_CONFIG=str(outside / "ansible.cfg"),
-                 ANSIBLE_NOCOLOR="1", TMPDIR=str(tmp_path), ANSIBLE_HOME=str(tmp_path / "home"),
+                 ANSIBLE_NOCOLOR="1", TMPDIR=str(short_tmpdir()), ANSIBLE_HOME=str(tmp_path / "home"),
                  PATH="%s:%s" % (BIN, os.environ.get("PATH", ""))))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (render / "dev" / "manifests" / "finance" / "02-resourcequota-finance-quota.yaml").exists()
