@@ -177,7 +177,7 @@ class Ansible:
         return env
 
     def playbook(self, playbook="site.yml", inventory="dev", *args, extra_vars=None,
-                 vault=True, json_output=True, env=None):
+                 vault=True, json_output=True, env=None, timeout=600):
         inv = inventory if os.path.isabs(str(inventory)) else REPO / "inventories" / inventory
         cmd = [str(BIN / "ansible-playbook"), str(REPO / playbook), "-i", str(inv)]
         if vault:
@@ -186,7 +186,7 @@ class Ansible:
             cmd += ["-e", json.dumps(extra_vars)]
         cmd += list(args)
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
-                              env=self.env(json_output=json_output, **(env or {})), timeout=600)
+                              env=self.env(json_output=json_output, **(env or {})), timeout=timeout)
         stats, results = {}, []
         if json_output:
             try:
@@ -235,7 +235,9 @@ def local_platform(tmp_path_factory):
 
     local = LocalPlatform(tmp_path_factory.mktemp("local"))
     try:
-        run = local.run()
+        # From an empty root: packages, Spark's wheel and the virtualenvs when missing, while the
+        # other pytest worker keeps both cores busy.
+        run = local.run(timeout=1800)
         assert run.rc == 0, failure_messages(run)
         local.first_run = run
         yield local
