@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -60,12 +61,19 @@ def ensure_venv(venv: pathlib.Path = VENV) -> pathlib.Path:
     """nca's own virtualenv from the pin file; a stamp named after its digest marks a finished build."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
     stamp = venv / (".installed-" + digest)
-    if not stamp.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "--no-input", "--no-deps", "-r", str(REQUIREMENTS)], check=True)
-        stamp.touch()
+    if stamp.exists():
+        return venv
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # A lock: two test workers (or a test and make network-policy-docs) must not build it at once.
+    with open(venv.parent / (venv.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", "--no-input", "--no-deps", "-r", str(REQUIREMENTS)],
+                           check=True)
+            stamp.touch()
     return venv
 
 
