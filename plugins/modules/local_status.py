@@ -155,8 +155,15 @@ def check_supervisor(config, timeout):
     programs = [fields for fields in lines if len(fields) >= 2 and fields[1].isupper()]
     if not programs:
         return [down("supervisord", "not running (%s)" % (proc.stdout.strip() or proc.stderr.strip()))]
-    return [(up if fields[1] == "RUNNING" else down)(
-        "program " + fields[0], fields[1] + (" " + fields[2] if len(fields) > 2 else "")) for fields in programs]
+    found = []
+    for fields in programs:
+        name, state = "program " + fields[0], fields[1]
+        detail = state + (" " + fields[2] if len(fields) > 2 else "")
+        if state == "STARTING":  # within its startsecs: not up yet, not down either
+            found.append({"name": name, "state": "pending", "detail": detail})
+        else:
+            found.append((up if state == "RUNNING" else down)(name, detail))
+    return found
 
 
 def check_http(name, url, timeout):
