@@ -9,7 +9,7 @@ Three figures, each in a scratch root on free ports:
     builds, pyspark's wheel), which is what `make local` costs on a new machine.
 Also the resident memory of every process of the tenant once it is up. Run as root.
 
-Usage: bench/local.py [--from-nothing] [--keep]   (prints the figures; nothing is asserted)
+Usage: bench/local.py [--from-nothing] [--keep] [--profile]   (prints the figures; nothing is asserted)
 """
 
 import argparse
@@ -34,8 +34,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run(root, extra, playbook="site.yml"):
+def run(root, extra, playbook="site.yml", profile=False):
     env = dict(os.environ, EDP_LOCAL_ROOT=str(root), ANSIBLE_NOCOLOR="1")
+    if profile:  # the slowest tasks, printed after the recap
+        env.update(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="25")
     cmd = [str(BIN / "ansible-playbook"), str(REPO / playbook), "-i", str(REPO / "inventories" / "local"),
            "-e", json.dumps(extra)]
     started = time.monotonic()
@@ -44,6 +46,10 @@ def run(root, extra, playbook="site.yml"):
     if proc.returncode != 0:
         sys.exit("%s failed:\n%s" % (playbook, proc.stdout[-3000:]))
     recap = [line for line in proc.stdout.splitlines() if line.startswith("demo ")]
+    if profile:
+        print("slowest tasks of %s:" % playbook)
+        print("\n".join(line for line in proc.stdout.splitlines() if line.rstrip().endswith("s") and " -" in line
+                        and "=" not in line)[-4000:])
     return elapsed, recap[-1] if recap else ""
 
 
@@ -71,6 +77,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from-nothing", action="store_true", help="also build fresh virtualenvs")
     parser.add_argument("--keep", action="store_true", help="leave the platform running")
+    parser.add_argument("--profile", action="store_true", help="print the no-op rerun's slowest tasks")
     args = parser.parse_args()
     root = pathlib.Path(tempfile.mkdtemp(prefix="edp-bench-local-", dir="/tmp"))
     os.chmod(root, 0o755)
@@ -84,7 +91,7 @@ def main():
         first, recap = run(root, extra)
         rows.append(("bring-up" + (" from nothing" if args.from_nothing else ", virtualenvs built"), first, recap))
         rss, count = memory_of(root)
-        rerun, recap = run(root, extra)
+        rerun, recap = run(root, extra, profile=args.profile)
         rows.append(("no-op rerun", rerun, recap))
         status, recap = run(root, extra, "playbooks/status.yml")
         rows.append(("make status", status, recap))

@@ -36,6 +36,7 @@ ARGUMENT_SPEC = {
     "prune": {"type": "bool", "default": True},
     "adopt": {"type": "bool", "default": False},
     "render_dir": {"type": "str"},
+    "render_secret_values": {"type": "bool", "default": True},
     "kubeconfig": {"type": "path"},
     "context": {"type": "str"},
     "field_manager": {"type": "str", "default": "edp-platform"},
@@ -50,6 +51,7 @@ FROM_VARS = {
     "labels": "edp_labels",
     "adopt": "edp_adopt",
     "render_dir": "edp_render_dir",
+    "render_secret_values": "edp_render_secret_values",
     "kubeconfig": "edp_kubeconfig",
     "context": "edp_kube_context",
     "wait": "edp_wait",
@@ -58,6 +60,7 @@ FROM_VARS = {
 APPLY = "application/apply-patch+yaml"
 CONFIGMAPS = {"name": "configmaps", "namespaced": True}
 READY_KINDS = {"Deployment", "StatefulSet", "Job"}
+REPLACED_FIELD = "spec.template"  # what makes a Job (ko.RECREATE_ON_IMMUTABLE) be replaced
 
 
 def is_ready(obj):
@@ -106,7 +109,7 @@ class ActionModule(ActionBase):
         counts = {}
         for item in self.summary:
             counts[item["action"]] = counts.get(item["action"], 0) + 1
-        result["changed"] = any(i["action"] in ("created", "updated", "deleted", "written", "removed")
+        result["changed"] = any(i["action"] in ("created", "updated", "replaced", "deleted", "written", "removed")
                                 for i in self.summary)
         result["objects"] = self.summary
         result["counts"] = counts
@@ -226,17 +229,23 @@ class ActionModule(ActionBase):
         try:
             target = k8s_render.RenderTarget(args["render_dir"], args["environment"], args["tenant"])
             done = k8s_render.render(target, desired, components, prune=args["prune"],
-                                     check=self._task.check_mode)
+                                     check=self._task.check_mode, secret_values=args["render_secret_values"])
         except (k8s_render.RenderError, OSError) as exc:
             raise AnsibleActionFail("render mode: %s" % exc)
+        omitted = {}
         for obj, action, before, extra in done:
-            if action == "written":
+            if action == "omitted":
+                omitted[obj["metadata"]["name"]] = extra["keys"]
+            if action == "written" and "mode" not in extra:
                 self._diff(before, obj)
             elif action == "removed":
                 self.diffs.append({"before_header": extra["path"], "after_header": "(removed)",
                                    "before": k8s_render.dump(ko.for_display(obj)), "after": ""})
             self._note(obj, action, **extra)
         self.rendered = {"manifests": target.manifests, "secrets": target.secrets}
+        if not args["render_secret_values"]:
+            # Nothing written there: the Secrets (names and keys) the user's secret store provides.
+            self.rendered.update(secrets=None, secrets_omitted=omitted)
 
     # -- apply mode ------------------------------------------------------------------------
     def _live_state(self, args, desired):
@@ -339,15 +348,24 @@ class ActionModule(ActionBase):
                 continue
             path = client.path(obj["apiVersion"], res, obj["metadata"].get("namespace"), obj["metadata"]["name"])
             action = "updated" if current is not None else "created"
+            extra = {"generated": generated} if generated else {}
             if check and obj["metadata"].get("namespace") in new_namespaces:
                 after = obj  # the server cannot dry-run into a namespace that does not exist yet
             elif check:
-                after = client.request("PATCH", path, dict(query, dryRun="All"), obj, APPLY)
+                try:
+                    after = client.request("PATCH", path, dict(query, dryRun="All"), obj, APPLY)
+                except KubeApiError as exc:
+                    if not self._immutable(exc, obj, current):
+                        raise
+                    # The real run deletes and creates it again: say so, write nothing.
+                    after, action = obj, "replaced"
+                    extra["reason"] = "%s is immutable: the run deletes and creates it again" % REPLACED_FIELD
             else:
-                after = self._server_side_apply(obj, res, path, query)
-                action = "created" if client.last_status == 201 else action
+                after, replaced = self._server_side_apply(obj, res, path, query, current)
+                action = "replaced" if replaced else "created" if client.last_status == 201 else action
+                if replaced:
+                    extra["reason"] = "%s is immutable: deleted and created again" % REPLACED_FIELD
             self._diff(current, after)
-            extra = {"generated": generated} if generated else {}
             if ko.key(obj) in self.adopted:
                 extra["adopted"] = True  # made by hand, labelled and managed from now on
             self._note(obj, action, **extra)
@@ -385,16 +403,23 @@ class ActionModule(ActionBase):
             return None
         return bool(found.get("allowVolumeExpansion")) if found else None
 
-    def _server_side_apply(self, obj, res, path, query):
+    @staticmethod
+    def _immutable(exc, obj, current):
+        """Whether the server refused a change of an existing object because a field of it cannot
+        change (a Job's template): the apply replaces such an object."""
+        return (exc.status == 422 and current is not None and obj["kind"] in ko.RECREATE_ON_IMMUTABLE
+                and "immutable" in exc.message)
+
+    def _server_side_apply(self, obj, res, path, query, current):
+        """``(object after the apply, whether it was replaced)``."""
         try:
-            return self.client.request("PATCH", path, query, obj, APPLY)
+            return self.client.request("PATCH", path, query, obj, APPLY), False
         except KubeApiError as exc:
-            if not (exc.status == 422 and obj["kind"] in ko.RECREATE_ON_IMMUTABLE
-                    and "immutable" in exc.message):
+            if not self._immutable(exc, obj, current):
                 raise
         # A Job's template cannot change in place: replace the finished Job.
         self.client.request("DELETE", path, {"propagationPolicy": "Background"})
-        return self.client.request("PATCH", path, query, obj, APPLY)
+        return self.client.request("PATCH", path, query, obj, APPLY), True
 
     def _prune(self, live, desired, components):
         """Delete what we created earlier and no longer render, newest dependants first."""

@@ -11,7 +11,10 @@ Layout below the render folder (``edp_render_dir``)::
     <environment>/.gitignore                             keeps secrets/ out of a git repository
 
 Secrets are kept apart so that ``manifests/`` can be committed and reviewed while the
-secrets go to whatever the user keeps secrets in (see README, "Render mode"). Generated
+secrets go to whatever the user keeps secrets in (see README, "Render mode"). Every render
+makes the Secret files and their folders private again, whatever their mode was. With
+``secret_values=False`` no Secret is written (nor an earlier Secret file touched): the user's
+own secret store provides them, and the result names each with its keys. Generated
 Secret keys (``edp.platform/generate``) are read back from the previous render, so a
 re-render changes only what the inventory changed, exactly as a rerun against a cluster does.
 
@@ -129,6 +132,16 @@ def _makedirs(folder, private):
             os.chmod(path, 0o700)
 
 
+def _private(path, mode):
+    """Make an existing file or folder ``mode`` (0600, 0700); the mode it had, or None when it
+    already was."""
+    current = os.stat(path).st_mode & 0o7777
+    if current == mode:
+        return None
+    os.chmod(path, mode)
+    return current
+
+
 def _read_text(path):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -137,16 +150,28 @@ def _read_text(path):
         return None
 
 
-def render(target, desired, components, prune=True, check=False, generate=ko.generate_secret):
+def render(target, desired, components, prune=True, check=False, generate=ko.generate_secret,
+           secret_values=True):
     """Write ``desired`` (labelled, hashed, ordered objects) into ``target``.
 
-    Returns ``[(obj, action, before, extra)]`` where action is ``written``, ``unchanged`` or
-    ``removed``; ``before`` is the object previously in the file (for a diff), ``extra``
-    what to report (path; the generated Secret keys). With ``check`` nothing is written.
+    Returns ``[(obj, action, before, extra)]`` where action is ``written``, ``unchanged``,
+    ``removed`` or (Secrets, without ``secret_values``) ``omitted``; ``before`` is the object
+    previously in the file (for a diff), ``extra`` what to report (path; the generated Secret
+    keys; the keys an omitted Secret must hold; a mode made private). With ``check`` nothing is
+    written.
     """
     done = []
     wanted = {}
+    if secret_values and os.path.isdir(target.secrets) and not check:
+        for folder in (os.path.dirname(target.secrets), target.secrets):
+            _private(folder, 0o700)
     for obj in desired:
+        if is_secret(obj) and not secret_values:
+            generate = (obj["metadata"].get("annotations") or {}).get(ko.ANNOTATION_GENERATE, "")
+            keys = sorted(set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+                          | {k.strip().partition(":")[0] for k in generate.split(",") if k.strip()})
+            done.append((obj, "omitted", None, {"keys": keys}))
+            continue
         path = target.path(obj)
         current, previous = target.read(path)
         extra = {"path": path}
@@ -158,7 +183,12 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
         wanted[path] = obj
         text = dump(obj)
         if current == text:
-            done.append((obj, "unchanged", previous, extra))
+            was = None if check or not is_secret(obj) else _private(path, 0o600)
+            if was is not None:
+                extra["mode"] = "%04o made 0600" % was
+                done.append((obj, "written", previous, extra))
+            else:
+                done.append((obj, "unchanged", previous, extra))
             continue
         if not check:
             _makedirs(target.folder(obj), private=is_secret(obj))
@@ -166,6 +196,8 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
         done.append((obj, "written", previous, extra))
     if prune:
         for path in sorted(set(target.existing()) - set(wanted)):
+            if not secret_values and os.path.dirname(path) == target.secrets:
+                continue  # an earlier render's Secrets may hold the only copy of a password
             old = target.read(path)[1] or {}
             role = ((old.get("metadata") or {}).get("labels") or {}).get(ko.LABEL_ROLE)
             if role in components:
@@ -173,14 +205,14 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
                     os.unlink(path)
                 done.append((old, "removed", old, {"path": path}))
     if not check:
-        _write_indexes(target)
+        _write_indexes(target, secret_values)
     return done
 
 
-def _write_indexes(target):
+def _write_indexes(target, secret_values=True):
     """A kustomization in each folder that holds objects, and the .gitignore beside them."""
     for folder, private in ((target.manifests, False), (target.secrets, True)):
-        if not os.path.isdir(folder):
+        if not os.path.isdir(folder) or (private and not secret_values):
             continue
         files = [n for n in os.listdir(folder) if n.endswith(".yaml") and n != KUSTOMIZATION]
         path = os.path.join(folder, KUSTOMIZATION)
@@ -191,6 +223,8 @@ def _write_indexes(target):
         text = kustomization(files)
         if _read_text(path) != text:
             _write(path, text, private)
+        elif private:
+            _private(path, 0o600)
     ignore = os.path.join(target.root, ".gitignore")
     if os.path.isdir(target.root) and _read_text(ignore) != GITIGNORE:
         _write(ignore, GITIGNORE, private=False)

@@ -48,7 +48,8 @@ options:
     aliases: [name]
   state:
     description:
-      - V(present) creates or updates the user; V(absent) deletes it.
+      - V(present) creates or updates the user; V(absent) deletes it (its tokens are refused within
+        the api-server's user cache time, see the notes).
     type: str
     choices: [present, absent]
     default: present
@@ -63,6 +64,7 @@ options:
       - V(always) also makes an existing user's password O(password). Airflow cannot show a
         password, so the module requests a token as the user with O(password) and changes the
         password only when that login fails; a rerun with the same password is no change.
+        Tokens issued with the old password keep working until they expire (see the notes).
     type: str
     choices: [always, on_create]
     default: on_create
@@ -113,7 +115,16 @@ notes:
     controller, delegate the task to C(localhost).
   - With O(update_password=always), the login that checks the password updates the user's
     login statistics in Airflow (last login and login count, or failed login count) - in
-    check mode too. Changing a password ends the user's open sessions.
+    check mode too.
+  - "Tokens issued before a change (Airflow 3.3 with apache-airflow-providers-fab 3.10): a token
+    names its user by id only, and Airflow looks that user up on every request, so a removed
+    (V(absent)) or deactivated user's tokens stop working once the api-server's user cache
+    (C([fab] cache_ttl), 30 s) has dropped the user - within 30 s of the removal."
+  - "B(Changing a password does not end the user's tokens or UI sessions): they keep working until
+    they expire (C([api_auth] jwt_expiration_time); the airflow role's C(airflow_jwt_expiration),
+    an hour). Airflow keeps no list of the tokens it issued and revokes one only when its holder
+    logs out with it, so no API can end another user's tokens. To end them at once, remove the
+    user and create it again (it gets a new id), or change the JWT secret (every user's tokens)."
   - The user name cannot be changed by this module; a new O(username) is a new user.
 seealso:
   - name: Airflow FAB auth manager API

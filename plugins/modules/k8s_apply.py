@@ -27,7 +27,9 @@ description:
     that are no longer rendered are deleted; Namespaces and PersistentVolumeClaims are never
     deleted, only reported as C(orphaned).
   - Custom resources whose CRD is not installed are skipped and reported as C(skipped).
-  - A Job whose template changed is deleted and created again (its spec is immutable).
+  - A Job whose template changed is deleted and created again (its spec is immutable), reported as
+    C(replaced) with the reason; in check mode, where the server's dry run refuses the change, it is
+    reported as C(replaced) too and nothing is written.
   - A Secret annotated C(edp.platform/generate) (comma-separated data keys, each optionally
     C(key:fernet) for a Fernet key rather than a 32-character token) gets a random
     value for each listed key that the rendered object does not set - read back from the
@@ -77,7 +79,7 @@ options:
     description:
       - The tenant the objects belong to; the C(edp.platform/tenant) label and the prune scope.
       - Options left out are taken from the cross-role variables of the same meaning -
-        C(edp_tenant), C(edp_environment), C(edp_namespace), C(edp_labels), C(edp_adopt), C(edp_render_dir), C(edp_kubeconfig),
+        C(edp_tenant), C(edp_environment), C(edp_namespace), C(edp_labels), C(edp_adopt), C(edp_render_dir), C(edp_render_secret_values), C(edp_kubeconfig),
         C(edp_kube_context), C(edp_wait) and C(edp_wait_timeout) - so role tasks stay short.
     type: str
     required: true
@@ -111,6 +113,14 @@ options:
     description:
       - Write the objects as YAML files below this folder instead of applying them.
     type: str
+  render_secret_values:
+    description:
+      - With O(render_dir), write the Secrets (private files). When false, no Secret is written and
+        earlier Secret files are left as they are; the result's C(render.secrets_omitted) names each
+        Secret with the keys it must hold, for a secret store that provides them (External Secrets,
+        Sealed Secrets, SOPS). Defaults to C(edp_render_secret_values).
+    type: bool
+    default: true
   kubeconfig:
     description:
       - Path to a kubeconfig. Defaults to E(K8S_AUTH_KUBECONFIG), E(KUBECONFIG),
@@ -178,7 +188,7 @@ objects:
     - {kind: Namespace, name: finance-prod, action: unchanged}
     - {kind: ResourceQuota, name: compute, namespace: finance-prod, action: updated}
 counts:
-  description: How many objects got each action (created, updated, unchanged, deleted, orphaned, skipped, written, removed).
+  description: How many objects got each action (created, updated, replaced, unchanged, deleted, orphaned, skipped, written, removed).
   returned: always
   type: dict
   sample: {created: 2, unchanged: 3}
@@ -192,6 +202,12 @@ render:
   returned: in render mode
   type: dict
   sample: {manifests: /srv/gitops/prod/manifests/finance, secrets: /srv/gitops/prod/secrets/finance}
+  contains:
+    secrets_omitted:
+      description: Without O(render_secret_values), each Secret left out with the keys it must hold (C(secrets) is then null).
+      returned: when O(render_secret_values) is false
+      type: dict
+      sample: {postgres-credentials: [airflow-database, airflow-password, airflow-user, superuser, superuser-password]}
 msg:
   description: The counts in words.
   returned: always

@@ -52,6 +52,14 @@ options:
     description: Seconds to wait for each answer.
     type: int
     default: 5
+  wait:
+    description:
+      - Seconds to wait, asking again every second, until every component asked is up. It then
+        fails when one is still down or pending, with its detail. V(0), the default, asks once and
+        never fails because of what it finds.
+      - The roles wait this way after a start, with one line of output instead of a line per try.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -65,6 +73,11 @@ EXAMPLES = r"""
     backups: {path: /var/lib/edp/demo/backups/dumps, max_age: 26h}
     cron: true
   register: status
+
+- name: Wait up to 3 minutes until Airflow and every one of its components is healthy
+  edp.platform.local_status:
+    airflow_url: http://127.0.0.1:8080
+    wait: 180
 """
 
 RETURN = r"""
@@ -243,6 +256,20 @@ def status(params):
     return found
 
 
+def not_up(components):
+    return [c for c in components if c["state"] != "up"]
+
+
+def wait_until_up(params, seconds, clock=time.monotonic, sleep=time.sleep):
+    """status() again every second until every component is up or the seconds have passed."""
+    deadline = clock() + seconds
+    while True:
+        components = status(params)
+        if not not_up(components) or clock() >= deadline:
+            return components
+        sleep(1)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -254,15 +281,21 @@ def main():
             backups=dict(type="dict"),
             cron=dict(type="bool", default=False),
             timeout=dict(type="int", default=5),
+            wait=dict(type="int", default=0),
         ),
         supports_check_mode=True,
     )
+    wait = module.params["wait"]
     try:
-        components = status(module.params)
+        components = wait_until_up(module.params, wait) if wait > 0 else status(module.params)
     except (ValueError, KeyError) as err:
         module.fail_json(msg="local_status: %s" % err)
-    module.exit_json(changed=False, components=components,
-                     down=[c["name"] for c in components if c["state"] == "down"])
+    result = dict(changed=False, components=components,
+                  down=[c["name"] for c in components if c["state"] == "down"])
+    if wait > 0 and not_up(components):
+        module.fail_json(msg="not up after %d s: %s" % (wait, "; ".join(
+            "%s %s (%s)" % (c["name"], c["state"], c["detail"]) for c in not_up(components))), **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,29 @@ def deployment(emulator, component, ns="finance-dev"):
     return emulator.get_object("apps/v1", "Deployment", "airflow-" + component, ns)
 
 
-def test_the_role_grants_exactly_what_airflow_and_spark_need(ansible, emulator):
+def test_each_component_runs_as_its_own_account_and_only_the_scheduler_manages_pods(ansible, emulator):
+    """Applied as rendered: the scheduler's Role is exactly the KubernetesExecutor's calls; the
+    api-server, dag-processor, triggerer and Jobs run as accounts bound to nothing, with no token
+    mounted; the old shared Role `airflow` is gone (the full evaluation of every account is
+    tests/integration/test_airflow_rbac.py)."""
     converge(ansible)
-    rules = emulator.get_object("rbac.authorization.k8s.io/v1", "Role", "airflow", "finance-dev")["rules"]
+    rbac = "rbac.authorization.k8s.io/v1"
+    rules = emulator.get_object(rbac, "Role", "airflow-scheduler", "finance-dev")["rules"]
     granted = {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
-    expected = {("", "pods", v) for v in ("create", "delete", "get", "list", "patch", "update", "watch")}
-    expected |= {("", "pods/exec", "create"), ("", "pods/exec", "get"), ("", "pods/log", "get"), ("", "pods/log", "list")}
-    expected |= {("", r, v) for r in ("secrets", "configmaps") for v in ("get", "list")}
-    # SparkKubernetesOperator: create, delete (and the sensor's get), the status subresource, events.
-    expected |= {("sparkoperator.k8s.io", "sparkapplications", v) for v in ("create", "delete", "get")}
-    expected |= {("sparkoperator.k8s.io", "sparkapplications/status", "get")}
-    expected |= {("", "events", v) for v in ("list", "watch")}
-    assert granted == expected
-    binding = emulator.get_object("rbac.authorization.k8s.io/v1", "RoleBinding", "airflow", "finance-dev")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow", "namespace": "finance-dev"}]
+    assert granted == {("", "pods", v) for v in ("create", "delete", "get", "list", "patch", "watch")}
+    binding = emulator.get_object(rbac, "RoleBinding", "airflow-scheduler", "finance-dev")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-scheduler", "namespace": "finance-dev"}]
+    assert emulator.get_object(rbac, "Role", "airflow", "finance-dev") is None
+    accounts = {}
+    for component in COMPONENTS:
+        pod = deployment(emulator, component)["spec"]["template"]["spec"]
+        accounts[component] = (pod["serviceAccountName"], pod["automountServiceAccountToken"])
+    for job in ("airflow-migrate", "airflow-admin"):
+        pod = emulator.get_object("batch/v1", "Job", job, "finance-dev")["spec"]["template"]["spec"]
+        accounts[job] = (pod["serviceAccountName"], pod["automountServiceAccountToken"])
+    assert accounts == {"api-server": ("airflow-api-server", False), "scheduler": ("airflow-scheduler", True),
+                        "dag-processor": ("airflow", False), "triggerer": ("airflow", False),
+                        "airflow-migrate": ("airflow", False), "airflow-admin": ("airflow", False)}
 
 
 def test_every_component_gets_the_same_generated_secrets_and_waits_for_the_migration(ansible, emulator):
@@ -43,8 +52,11 @@ def test_every_component_gets_the_same_generated_secrets_and_waits_for_the_migra
         [container] = pod["containers"]
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
         assert refs["AIRFLOW__CORE__FERNET_KEY"] == {"name": "airflow-secrets", "key": "fernet-key"}
-        assert refs["AIRFLOW__API_AUTH__JWT_SECRET"] == {"name": "airflow-secrets", "key": "jwt-secret"}
         assert refs["AIRFLOW_DB_PASSWORD"] == {"name": "postgres-credentials", "key": "airflow-password"}
+        # The JWT secret only where tokens are signed (scheduler) and checked (api-server).
+        jwt = refs.get("AIRFLOW__API_AUTH__JWT_SECRET")
+        assert jwt == ({"name": "airflow-secrets", "key": "jwt-secret"}
+                       if component in ("api-server", "scheduler") else None), component
         assert pod["initContainers"][0]["args"][:3] == ["airflow", "db", "check-migrations"], component
     job = emulator.get_object("batch/v1", "Job", "airflow-migrate", "finance-dev")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["airflow", "db", "migrate"]

@@ -9,8 +9,11 @@ the server through the REST API. Passwords reach the playbook through the enviro
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import sys
+import time
 
 import pytest
 import yaml
@@ -22,9 +25,17 @@ from lib.pgserver import PgServer
 TASK = "Manage the Airflow user"
 
 
+# A short token lifetime, as the airflow role sets one (airflow_jwt_expiration, rendered into
+# AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME), so that a test can watch a token die; long enough for
+# every module run here. The FAB auth manager's user cache keeps its default (30 s).
+JWT_LIFETIME = 45
+JWT_LEEWAY = 10  # Airflow's [api_auth] jwt_leeway default: a token is accepted this long after exp
+FAB_CACHE_TTL = 30  # the FAB provider's [fab] cache_ttl default
+
+
 @pytest.fixture(scope="module")
 def airflow():
-    with PgServer() as pg, AirflowServer(pg) as server:
+    with PgServer() as pg, AirflowServer(pg, extra_env={"AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME": JWT_LIFETIME}) as server:
         yield server
 
 
@@ -215,3 +226,67 @@ def test_a_verbose_run_prints_no_password(users):
         for secret in (users.airflow.admin_password, users.password, new_password):
             assert secret not in run.output, "a password was printed"
     assert "unknown role 'NoSuchRole'" in runs[2].output
+
+
+# -- tokens issued before a removal or a password change -------------------------------------
+# What Airflow 3.3.2 with apache-airflow-providers-fab 3.10.2 does (read in its source): a JWT
+# names the user by id only (FabAuthManager.serialize_user: {"sub": id}); every request looks
+# the user up by that id and refuses one that is gone or inactive (deserialize_user), through a
+# per-process cache of [fab] cache_ttl seconds. Nothing in a token or in the check refers to the
+# password, and Airflow keeps no list of the tokens it issued (revoked_token holds only those
+# revoked by a logout, which needs the token itself): a password change ends no token.
+
+def claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def wait_for_refusal(airflow, token, seconds, refused=(401,)):
+    """(seconds, answer) once the api-server refuses the token (a status of ``refused``; a 403
+    only as an invalid token, not as a missing permission), or None if it still serves it after
+    ``seconds``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        status, body = airflow.request("GET", "/api/v2/dags?limit=1", token=token)
+        if status in refused and (status != 403 or body == {"detail": "Invalid JWT token"}):
+            return time.monotonic() - started, body
+        assert status in (200, 401, 403), (status, body)
+        time.sleep(1)
+    return None
+
+
+def test_a_removed_users_token_is_refused_once_the_user_cache_expires(users):
+    ok(users.present(roles=["Viewer"]))
+    token = users.airflow.token(users.username, users.password)
+    status, _ = users.airflow.request("GET", "/api/v2/dags?limit=1", token=token)
+    assert status == 200, "the user's token should work before the removal (and fill the user cache)"
+    ok(users.run(state="absent", password=False))
+    # The api-server's user cache may serve the user up to [fab] cache_ttl longer; then the user
+    # it names is not found and Airflow refuses the token as invalid (403, where an expired one
+    # is a 401).
+    refused = wait_for_refusal(users.airflow, token, FAB_CACHE_TTL + 10, refused=(401, 403))
+    assert refused is not None, "a removed user's token still read DAGs %d s after the removal" % (FAB_CACHE_TTL + 10)
+    assert refused[1] == {"detail": "Invalid JWT token"}, refused
+    # Well before the token's own end: the removal, not the lifetime, ended it.
+    assert time.time() < claims(token)["exp"], "the token expired before the check could tell"
+
+
+def test_a_token_outlives_a_password_change_until_its_configured_lifetime(users):
+    ok(users.present(roles=["Viewer"]))
+    token = users.airflow.token(users.username, users.password)
+    issued = claims(token)
+    assert issued["exp"] - issued["iat"] == JWT_LIFETIME, (
+        "AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME did not set the token lifetime: %s" % issued)
+    new_password = "new-" + secrets.token_urlsafe(12)
+    run = ok(users.present(update_password="always", password=new_password))
+    assert users.result(run)["changes"] == ["password"]
+    assert users.airflow.token(users.username, users.password) is None, "the old password still logs in"
+    # The documented limit: the token from before the change still works (beyond the user cache)...
+    assert wait_for_refusal(users.airflow, token, min(FAB_CACHE_TTL + 2, issued["exp"] - time.time() - 1),
+                            refused=(401, 403)) is None, (
+        "the old token was refused after the password change: update the airflow_user docs and README")
+    # ...until its lifetime (and Airflow's leeway) is over.
+    refused = wait_for_refusal(users.airflow, token, issued["exp"] + JWT_LEEWAY + 10 - time.time())
+    assert refused is not None, "the old token outlived its lifetime of %d s" % JWT_LIFETIME
+    assert refused[1] == {"detail": "Token Expired"}, refused
+    assert time.time() >= issued["exp"], "refused before its lifetime ended: a revocation this test does not expect"

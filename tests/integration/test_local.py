@@ -1,8 +1,11 @@
 """The local target end to end: site.yml -i inventories/local brings up the tenant's home and a
 real PostgreSQL (the OS packages' binaries, run as the postgres user) on this machine."""
 
+import base64
+import json
 import os
 import pathlib
+import pwd
 import stat
 import subprocess
 import tempfile
@@ -10,10 +13,12 @@ import time
 
 import psycopg2
 import pytest
+import yaml
 
 from conftest import Ansible, failure_messages
 from lib.pgserver import free_port
-from lib.local_platform import listening_addresses, listening_sockets, not_on_loopback, processes_under
+from lib.local_platform import (AIRFLOW_USER, listening_addresses, listening_sockets, not_on_loopback,
+                                processes_under, uid_of)
 
 DIRS = ["config", "data", "logs", "backups", "dags", "run"]
 
@@ -105,6 +110,96 @@ def test_the_admin_logs_in_and_has_admin_rights(platform):
     status, users = platform.api("GET", "/auth/fab/v1/users", token=body["access_token"])
     [admin] = [u for u in users["users"] if u["username"] == "admin"]
     assert [r["name"] for r in admin["roles"]] == ["Admin"]
+
+
+def test_no_secret_was_in_the_process_table_during_the_bring_up(platform):
+    """Sampled every 0.1 s during the first bring-up (tests/conftest.py): no generated secret on any
+    command line (every user of the host can read those), and none in the environment of a
+    process of a user it does not belong to. The first admin's password in no environment at all."""
+    sampler = platform.process_sampler
+    secrets_dir = platform.home / "config" / "secrets"
+    found = {path.name: path.read_text().strip() for path in secrets_dir.iterdir() if path.is_file()}
+    assert {"airflow-admin-password", "postgres-superuser", "postgres-airflow", "airflow-jwt-secret"} <= set(found)
+    airflow_uid = pwd.getpwnam(AIRFLOW_USER).pw_uid
+    # Airflow's components get the keys they share, and their database password, in their
+    # environment (from airflow.env, the airflow user's); root may hold any of them.
+    allowed = {name: {0, airflow_uid} if name.startswith("airflow-") or name == "postgres-airflow" else {0}
+               for name in found}
+    allowed["airflow-admin-password"] = set()
+    assert sampler.passes > 100 and any(b"create-admin.py" in s["cmdline"] for s in sampler.samples.values()), (
+        "the sampler did not see the bring-up (%s)" % sampler.summary())
+    findings = sampler.findings(found, env_allowed_uids=allowed)
+    assert findings == [], "secrets in the process table (%s):\n%s" % (sampler.summary(), "\n".join(findings))
+
+
+def airflow_program_pids(platform):
+    """{program: pid} of the Airflow programs (and the Spark History Server) supervisord runs."""
+    conf = platform.home / "config" / "airflow" / "supervisord.conf"
+    pids = {}
+    for program in ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                    "spark-history"):
+        out = subprocess.run(["supervisorctl", "-c", str(conf), "pid", program], capture_output=True, text=True)
+        assert out.stdout.strip().isdigit() and int(out.stdout) > 0, (program, out.stdout, out.stderr)
+        pids[program] = int(out.stdout)
+    return pids
+
+
+def test_every_airflow_process_runs_as_the_airflow_user(platform):
+    from lib.local_platform import _process_tree
+
+    airflow_uid = pwd.getpwnam(AIRFLOW_USER).pw_uid
+    assert airflow_uid != 0
+    wrong = {}
+    for program, pid in airflow_program_pids(platform).items():
+        tree = _process_tree([pid])
+        assert tree, program
+        for child in tree:
+            try:
+                uids = uid_of(child)
+            except (OSError, RuntimeError):
+                continue  # ended meanwhile
+            if set(uids) != {airflow_uid}:
+                wrong["%s pid %d" % (program, child)] = uids
+    assert not wrong, "not running as %s (uid %d): %s" % (AIRFLOW_USER, airflow_uid, wrong)
+    # supervisord itself stays root (it starts and stops the programs); nothing of Airflow does.
+    supervisord_pid = int((platform.home / "run" / "airflow" / "supervisord.pid").read_text())
+    assert uid_of(supervisord_pid)[0] == 0
+
+
+def as_airflow(*argv):
+    return subprocess.run(["runuser", "-u", AIRFLOW_USER, "--"] + [str(a) for a in argv], capture_output=True, text=True)
+
+
+def test_the_airflow_user_owns_only_what_airflow_writes(platform):
+    home = platform.home
+    secrets_dir = home / "config" / "secrets"
+    for name in ("postgres-superuser", "postgres-airflow", "airflow-admin-password", "airflow-fernet-key"):
+        path = secrets_dir / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_uid == 0, path
+        read = as_airflow("cat", path)
+        assert read.returncode != 0 and "Permission denied" in read.stderr, "%s can read %s" % (AIRFLOW_USER, name)
+    env = home / "config" / "airflow" / "airflow.env"
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600 and pwd.getpwuid(env.stat().st_uid).pw_name == AIRFLOW_USER
+    assert as_airflow("test", "-r", env).returncode == 0
+    # Read-only for it: its virtualenv, its commands, the DAGs, supervisord's logs and configuration.
+    for path in (platform.venv / "bin", platform.venv / "bin" / "airflow", home / "run" / "airflow" / "edp-airflow",
+                 home / "dags", home / "logs" / "airflow", home / "config" / "airflow" / "supervisord.conf"):
+        assert as_airflow("test", "-w", path).returncode != 0, "%s can write %s" % (AIRFLOW_USER, path)
+    # Writable for it: Airflow's home and its own logs, where a DAG run's task logs land.
+    for path in (home / "data" / "airflow", home / "logs" / "airflow" / "tasks", home / "data" / "spark" / "events"):
+        assert pwd.getpwuid(path.stat().st_uid).pw_name == AIRFLOW_USER, path
+    owners = {pwd.getpwuid(p.stat().st_uid).pw_name for p in (home / "logs" / "airflow" / "tasks").rglob("*")}
+    assert owners <= {AIRFLOW_USER}, "files in Airflow's logs not written by %s: %s" % (AIRFLOW_USER, owners)
+
+
+def test_tokens_live_the_configured_lifetime(platform):
+    defaults = yaml.safe_load((pathlib.Path(__file__).parents[2] / "roles" / "airflow" / "defaults" / "main.yml").read_text())
+    status, body = platform.api("POST", "/auth/token",
+                                {"username": "admin", "password": platform.secret("airflow-admin-password")})
+    assert status == 201
+    payload = body["access_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["exp"] - claims["iat"] == defaults["airflow_jwt_expiration"], claims
 
 
 def test_airflow_settings_are_the_kubernetes_ones_for_this_host(platform):

@@ -170,7 +170,12 @@ def test_the_mesh_allows_the_same_flows_by_service_account(mesh):
     policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "AuthorizationPolicy"}
     assert policies["deny-all"] == {}
     postgres = policies["postgres"]["rules"]
-    assert postgres[0]["from"] == [{"source": {"serviceAccounts": ["finance-prod/airflow", "finance-prod/default"]}}]
+    # Airflow's components and Jobs, the backups and the exporter; never the task pods (airflow-worker).
+    assert postgres[0]["from"] == [{"source": {"serviceAccounts": [
+        "finance-prod/airflow", "finance-prod/airflow-api-server", "finance-prod/airflow-scheduler",
+        "finance-prod/default"]}}]
+    assert "finance-prod/airflow-worker" in policies["airflow-api-server"]["rules"][0]["from"][0]["source"][
+        "serviceAccounts"]
     assert postgres[0]["to"] == [{"operation": {"ports": ["5432"]}}]
     executor = policies["spark-executor"]["rules"]
     assert executor[0]["from"][0]["source"]["serviceAccounts"] == [

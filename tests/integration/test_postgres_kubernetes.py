@@ -73,6 +73,30 @@ def test_a_new_setting_rolls_the_pod_and_reruns_the_bootstrap_job(ansible, emula
     assert hash_of(job2) == hash_of(sts2)
 
 
+APPLY = "Render and apply every role's objects in one call"
+
+
+def test_check_mode_on_a_setting_change_reports_the_job_it_would_replace_and_writes_nothing(ansible, emulator):
+    """The bootstrap Job's template is immutable: the server's dry run of the change answers 422.
+    --check says the run would replace the Job (as the real run does) instead of failing."""
+    converge(ansible)
+    job = emulator.get_object("batch/v1", "Job", "postgres-bootstrap", "finance-dev")
+    emulator.reset_requests()
+    run = converge(ansible, "--check", extra_vars={"postgres_settings": {"work_mem": "16MB"}})
+    assert emulator.writes() == [], "check mode wrote: %s" % emulator.writes()
+    objects = run.task_results(APPLY)["finance"]["objects"]
+    [bootstrap] = [o for o in objects if o["kind"] == "Job" and o["name"] == "postgres-bootstrap"]
+    assert bootstrap["action"] == "replaced" and "immutable" in bootstrap["reason"], bootstrap
+    assert {"kind": "StatefulSet", "name": "postgres", "namespace": "finance-dev", "action": "updated"} in objects
+    assert emulator.get_object("batch/v1", "Job", "postgres-bootstrap", "finance-dev")["metadata"]["uid"] == \
+        job["metadata"]["uid"]
+    # The real run does what check mode said.
+    run = converge(ansible, extra_vars={"postgres_settings": {"work_mem": "16MB"}})
+    [bootstrap] = [o for o in run.task_results(APPLY)["finance"]["objects"]
+                   if o["kind"] == "Job" and o["name"] == "postgres-bootstrap"]
+    assert bootstrap["action"] == "replaced"
+
+
 def test_openshift_flavour_sets_no_fixed_uid(ansible, emulator):
     converge(ansible, extra_vars={"edp_flavour": "openshift"})
     pod = emulator.get_object("apps/v1", "StatefulSet", "postgres", "finance-dev")["spec"]["template"]["spec"]

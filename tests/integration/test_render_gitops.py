@@ -87,6 +87,26 @@ def test_no_secret_in_a_file_others_can_read(ansible_offline, tmp_path):
     assert (root / ".gitignore").read_text().splitlines()[-1] == "/secrets/"
 
 
+def test_render_can_leave_secret_values_out_for_a_secret_store_of_ones_own(ansible_offline, tmp_path):
+    """edp_render_secret_values: false writes no Secret and names each Secret the tenant needs, with
+    its keys; nothing written holds the registry password (the one secret the inventory gives)."""
+    run = render(ansible_offline, "prod", tmp_path, edp_render_secret_values=False)
+    root = tmp_path / "prod"
+    assert not (root / "secrets").exists()
+    written = files(root)
+    assert len(written) > 100 and all("/manifests/" in str(p) or p.name == ".gitignore" for p in written)
+    assert not [p for p in written if ansible_offline.registry_password in p.read_text()]
+    for path in written:
+        if path.suffix == ".yaml":
+            assert yaml.safe_load(path.read_text()).get("kind") != "Secret", path
+    omitted = run.task_results("Render and apply every role's objects in one call")["finance"]["render"]
+    assert omitted["secrets"] is None
+    assert omitted["secrets_omitted"]["postgres-credentials"] == [
+        "airflow-database", "airflow-password", "airflow-user", "superuser", "superuser-password"]
+    assert omitted["secrets_omitted"]["edp-registry"] == [".dockerconfigjson"]
+    assert "jwt-secret" in omitted["secrets_omitted"]["airflow-secrets"]
+
+
 def _kubectl(emulator, tmp_path, *args):
     home = tmp_path / "kubectl-home"
     home.mkdir(exist_ok=True)

@@ -181,17 +181,20 @@ def test_the_check_fails_when_a_rule_is_broken(rendered, mutate):
     assert spark_rbac_problems(objects, STATIC_UNIVERSE) != [], "the check missed %s" % mutate.__name__
 
 
-def test_the_airflow_account_may_run_spark_kubernetes_operator_and_no_more_on_spark_applications(rendered):
-    """What the provider's SparkKubernetesOperator calls (CustomObjectLauncher, PodManager): allowed;
-    any other verb on SparkApplications: not."""
+def test_the_task_pods_account_may_run_spark_kubernetes_operator_and_no_more_on_spark_applications(rendered):
+    """What the provider's SparkKubernetesOperator calls from a task (CustomObjectLauncher, PodManager)
+    where the inventory enables it (airflow_worker_spark_operator, on in dev): allowed to the task
+    pods' account; any other verb on SparkApplications: not. (The deferrable mode's trigger runs in
+    the triggerer, which gets none of it: tests/integration/test_airflow_rbac.py.)"""
     auth = Authorizer(rendered)
     needed = [("create", "sparkoperator.k8s.io", "sparkapplications"),
               ("delete", "sparkoperator.k8s.io", "sparkapplications"),
               ("get", "sparkoperator.k8s.io", "sparkapplications/status"),
               ("list", "", "pods"), ("get", "", "pods"), ("patch", "", "pods"), ("get", "", "pods/log"),
-              ("list", "", "events"), ("watch", "", "events")]
+              ("list", "", "events")]
     for verb, group, resource in needed:
-        assert auth.allowed(NS, "airflow", Request(verb, group, resource, NS)), (verb, group, resource)
-    spark = {(v, r) for v, g, r in auth.grants(NS, "airflow", STATIC_UNIVERSE, NS) if g == "sparkoperator.k8s.io"}
+        assert auth.allowed(NS, "airflow-worker", Request(verb, group, resource, NS)), (verb, group, resource)
+    spark = {(v, r) for v, g, r in auth.grants(NS, "airflow-worker", STATIC_UNIVERSE, NS)
+             if g == "sparkoperator.k8s.io"}
     assert spark == {("create", "sparkapplications"), ("delete", "sparkapplications"), ("get", "sparkapplications"),
                      ("get", "sparkapplications/status")}

@@ -36,6 +36,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / "requirements-airflow.txt"
 AIRFLOW_VERSION = "3.3.2"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# The airflow role's script that makes the first admin (plain Python: no Jinja in it).
+CREATE_ADMIN = REPO / "roles" / "airflow" / "templates" / "create-admin.py.j2"
 
 
 def requirements_digest() -> str:
@@ -249,10 +251,20 @@ class AirflowServer:
 
     # -- helpers for tests ----------------------------------------------------------
     def create_user(self, username, password, role, email=None):
-        """A FAB user made with the CLI, as an operator would."""
-        self._airflow("users", "create", "--username", username, "--password", password,
-                      "--role", role, "--firstname", username, "--lastname", "Test",
-                      "--email", email or "%s@example.com" % username)
+        """A FAB user made as the airflow role makes its first admin: the role's create-admin
+        script (roles/airflow/templates/create-admin.py.j2), the password on its standard input
+        (``airflow users create`` would show it in the process table). Returns its output."""
+        proc = subprocess.run([str(self.venv / "bin" / "python"), str(CREATE_ADMIN), "--username", username,
+                               "--role", role, "--firstname", username, "--lastname", "Test",
+                               "--email", email or "%s@example.com" % username],
+                              input=password + "\n", capture_output=True, text=True, cwd=self.home, timeout=300,
+                              # The database only, as the admin Job has (admin-job.yaml.j2).
+                              env={k: v for k, v in self.environment().items() if k not in (
+                                  "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")})
+        if proc.returncode != 0:
+            out = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+            raise RuntimeError("create-admin %s failed (rc %d):\n%s" % (username, proc.returncode, out))
+        return proc.stdout.strip().splitlines()[-1]
 
     def request(self, method, path, body=None, token=None):
         """(status, decoded JSON or text) of a request to the api-server."""

@@ -5,6 +5,7 @@ scratch root, on free ports."""
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 import urllib.request
@@ -16,6 +17,27 @@ from lib.airflow_server import ensure_airflow_venv
 from lib.pgserver import free_port, pg_bindir
 
 BUILD = pathlib.Path(__file__).resolve().parents[2] / "build"
+# The airflow role's airflow_local_user: every Airflow process of the platform runs as it.
+AIRFLOW_USER = "airflow"
+
+
+def uid_of(pid):
+    """The real, effective, saved and file-system uids of a process (/proc/<pid>/status)."""
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("Uid:"):
+                return tuple(int(n) for n in line.split()[1:5])
+    raise RuntimeError("no Uid line for pid %d" % pid)
+
+
+def revoke_run(user, python):
+    """Take back what the airflow role grants ``user`` when the interpreter behind a virtualenv's
+    ``python`` sits below a folder closed to it (pyenv's Pythons below /root, on the test
+    machines): the ACL entries letting it pass through. Each session's bring-up grants them
+    again, so the role's way is the one tested."""
+    for folder in pathlib.Path(os.path.realpath(python)).parents:
+        if not os.stat(folder).st_mode & 0o001 and shutil.which("setfacl"):
+            subprocess.run(["setfacl", "-x", "u:%s" % user, str(folder)], capture_output=True)
 
 
 def listening_addresses(port):
@@ -174,6 +196,7 @@ class LocalPlatform:
             subprocess.run(["runuser", "-u", "postgres", "--", str(pg_bindir() / "pg_ctl"), "stop", "-m", "fast",
                             "-D", str(data)], capture_output=True)
         subprocess.run(["rm", "-rf", str(self.root)])
+        revoke_run(AIRFLOW_USER, self.venv / "bin" / "python")
         self.remove_crontab_entries()
         if not self.cron_was_running:
             subprocess.run(["pkill", "-x", "cron"], capture_output=True)

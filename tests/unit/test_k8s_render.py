@@ -108,3 +108,41 @@ def test_the_environment_is_part_of_the_path():
     with pytest.raises(kr.RenderError, match="needs the environment"):
         kr.RenderTarget("/x", "", "t")
     assert kr.RenderTarget("/x", "prod", "t").manifests != kr.RenderTarget("/x", "dev", "t").manifests
+
+
+def _mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_every_render_makes_secret_files_and_their_folders_private_again(tmp_path):
+    """A Secret file left readable by others (an older render, a copy, a umask) is made 0600 by
+    the next render even when its content has not changed; its folders 0700."""
+    target = kr.RenderTarget(str(tmp_path), "dev", "t")
+    generate, _ = counter()
+    kr.render(target, [configmap(), secret(user="app")], {"airflow"}, generate=generate)
+    secrets = tmp_path / "dev" / "secrets" / "t"
+    path, index = secrets / "05-secret-creds.yaml", secrets / "kustomization.yaml"
+    for opened, mode in ((secrets.parent, 0o755), (secrets, 0o755), (path, 0o644), (index, 0o644)):
+        opened.chmod(mode)
+    assert [a for _, a, _, _ in kr.render(target, [configmap(), secret(user="app")], {"airflow"}, check=True,
+                                          generate=generate)] == ["unchanged", "unchanged"]
+    assert _mode(path) == 0o644, "check mode changed a mode"
+    done = kr.render(target, [configmap(), secret(user="app")], {"airflow"}, generate=generate)
+    assert [(a, e.get("mode")) for _, a, _, e in done] == [("unchanged", None), ("written", "0644 made 0600")]
+    assert (_mode(secrets.parent), _mode(secrets), _mode(path), _mode(index)) == (0o700, 0o700, 0o600, 0o600)
+    assert _mode(tmp_path / "dev" / "manifests" / "t" / "06-configmap-cfg.yaml") & 0o044, "manifests stay readable"
+
+
+def test_without_secret_values_no_secret_is_written_and_earlier_ones_are_kept(tmp_path):
+    target = kr.RenderTarget(str(tmp_path), "dev", "t")
+    done = kr.render(target, [configmap(), secret(user="app")], {"airflow"}, secret_values=False)
+    assert [(o["kind"], a, e.get("keys")) for o, a, _, e in done] == [
+        ("ConfigMap", "written", None), ("Secret", "omitted", ["fernet", "password", "user"])]
+    assert not (tmp_path / "dev" / "secrets").exists()
+    assert "app" not in "".join(p.read_text() for p in (tmp_path / "dev").rglob("*") if p.is_file())
+    # A render with values, then one without: the earlier Secret files are left as they were.
+    kr.render(target, [configmap(), secret(user="app")], {"airflow"})
+    before = {p: p.read_bytes() for p in (tmp_path / "dev" / "secrets").rglob("*") if p.is_file()}
+    done = kr.render(target, [configmap()], {"airflow"}, secret_values=False)
+    assert [a for _, a, _, _ in done] == ["unchanged"]
+    assert {p: p.read_bytes() for p in (tmp_path / "dev" / "secrets").rglob("*") if p.is_file()} == before

@@ -126,3 +126,34 @@ def test_a_supervisor_that_does_not_run_is_down(tmp_path):
     conf.write_text("[supervisorctl]\nserverurl=unix://%s/none.sock\n" % tmp_path)
     [found] = ls.check_supervisor(str(conf), 2)
     assert found["name"] == "supervisord" and found["state"] == "down"
+
+
+def params(**given):
+    return dict({"postgres": None, "airflow_url": None, "supervisor_config": None, "http": {},
+                 "prometheus_url": None, "backups": None, "cron": False, "timeout": 2}, **given)
+
+
+def test_the_wait_asks_again_until_a_starting_component_is_healthy(server):
+    answers = iter([(503, {}), (200, dict(HEALTHY, scheduler={"status": "unhealthy"})), (200, HEALTHY)])
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        server.routes["/api/v2/monitor/health"] = next(answers)
+
+    sleep(0)
+    found = ls.wait_until_up(params(airflow_url=server.url), 60, sleep=sleep)
+    assert set(states(found).values()) == {"up"}
+    assert slept == [0, 1, 1], "asked three times, a second apart"
+
+
+def test_the_wait_ends_at_its_deadline_with_what_is_still_down(server):
+    server.routes["/api/v2/monitor/health"] = (200, dict(HEALTHY, triggerer={"status": "unhealthy"}))
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    found = ls.wait_until_up(params(airflow_url=server.url), 5, clock=lambda: now[0], sleep=sleep)
+    assert now[0] == 5, "it stopped asking at the deadline"
+    assert ls.not_up(found) == [{"name": "airflow-triggerer", "state": "down", "detail": "unhealthy"}]
