@@ -31,11 +31,12 @@ def uid_of(pid):
 
 
 def revoke_run(user, python):
-    """Take back what the airflow role grants ``user`` when the interpreter behind a virtualenv's
-    ``python`` sits below a folder closed to it (pyenv's Pythons below /root, on the test
-    machines): the ACL entries letting it pass through. Each session's bring-up grants them
+    """Take back what the airflow role grants ``user`` when a virtualenv's ``python``, or the
+    interpreter behind it, sits below a folder closed to it (a checkout in a private temporary
+    folder; pyenv's Pythons below /root, on the test machines): the ACL entries letting it pass
+    through. Each session's bring-up grants them
     again, so the role's way is the one tested."""
-    for folder in pathlib.Path(os.path.realpath(python)).parents:
+    for folder in set(pathlib.Path(python).parents) | set(pathlib.Path(os.path.realpath(python)).parents):
         if not os.stat(folder).st_mode & 0o001 and shutil.which("setfacl"):
             subprocess.run(["setfacl", "-x", "u:%s" % user, str(folder)], capture_output=True)
 
