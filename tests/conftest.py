@@ -215,6 +215,15 @@ def ansible_offline(tmp_path):
     return Ansible(tmp_path)
 
 
+def render_objects(ansible: Ansible, folder, inventory, *args, **extra_vars) -> list:
+    """Every object site.yml writes in render mode for an inventory (Secrets included), parsed."""
+    import yaml
+
+    run = ansible.playbook("site.yml", inventory, *args, extra_vars=dict(edp_render_dir=str(folder), **extra_vars))
+    assert run.rc == 0, failure_messages(run)
+    return [yaml.safe_load(p.read_text()) for p in sorted(folder.rglob("*.yaml")) if p.name != "kustomization.yaml"]
+
+
 def failure_messages(run: Run) -> str:
     """Every failure message of a JSON-callback run, for assertion messages."""
     messages = []

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from conftest import failure_messages
+from conftest import failure_messages, render_objects
 from lib import policy
 from lib.rbac import Authorizer, Request
 from lib.secret_refs import Ref, secret_references
@@ -89,9 +89,7 @@ def unexpected(refs):
 
 
 def render(ansible, folder, *args, **extra_vars):
-    run = ansible.playbook("site.yml", "prod", *args, extra_vars=dict(edp_render_dir=str(folder), **extra_vars))
-    assert run.rc == 0, failure_messages(run)
-    return [yaml.safe_load(p.read_text()) for p in sorted(folder.rglob("*.yaml")) if p.name != "kustomization.yaml"]
+    return render_objects(ansible, folder, "prod", *args, **extra_vars)
 
 
 def tenant(objects, name="finance"):

@@ -8,9 +8,8 @@ import subprocess
 
 import psycopg2
 import pytest
-import yaml
 
-from conftest import Ansible, failure_messages
+from conftest import Ansible, render_objects
 from lib.pgserver import PgServer
 
 PASSWORD = "p@ss:w/o'rd\"x;-- $HOME"
@@ -19,11 +18,8 @@ PASSWORD = "p@ss:w/o'rd\"x;-- $HOME"
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     """The bootstrap container's shell command and the bootstrap.sql it runs, as rendered."""
-    folder = tmp_path_factory.mktemp("render")
-    run = Ansible(tmp_path_factory.mktemp("ansible")).playbook(
-        "site.yml", "prod", "--limit", "finance", extra_vars={"edp_render_dir": str(folder)})
-    assert run.rc == 0, failure_messages(run)
-    objects = [yaml.safe_load(p.read_text()) for p in folder.rglob("*.yaml") if p.name != "kustomization.yaml"]
+    objects = render_objects(Ansible(tmp_path_factory.mktemp("ansible")), tmp_path_factory.mktemp("render"), "prod",
+                             "--limit", "finance")
     [bootstrap] = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "postgres-bootstrap"]
     [config] = [o for o in objects if o["kind"] == "ConfigMap" and "bootstrap.sql" in (o.get("data") or {})]
     [container] = bootstrap["spec"]["template"]["spec"]["containers"]

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import failure_messages
+from conftest import failure_messages, render_objects
 from lib import policy
 from lib.rbac import Authorizer, Request, served_resources
 
@@ -68,11 +68,8 @@ def rendered(tmp_path_factory):
     """The dev inventory's finance tenant in render mode: every object, by kind and name."""
     from conftest import Ansible
 
-    folder = tmp_path_factory.mktemp("render")
-    run = Ansible(tmp_path_factory.mktemp("ansible")).playbook(
-        "site.yml", "dev", "--limit", "finance", extra_vars={"edp_render_dir": str(folder)})
-    assert run.rc == 0, failure_messages(run)
-    return [yaml.safe_load(p.read_text()) for p in sorted(folder.rglob("*.yaml")) if p.name != "kustomization.yaml"]
+    return render_objects(Ansible(tmp_path_factory.mktemp("ansible")), tmp_path_factory.mktemp("render"), "dev",
+                          "--limit", "finance")
 
 
 def find(objects, kind, name):
