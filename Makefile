@@ -2,10 +2,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# pytest workers for `make test`: 0 (the default) runs everything in one process (about 40 min
-# here); 2 puts the local platform's tests on one worker and the other tiers on the other - not
-# the default while Spark's first build under two workers fails in CI (see README "Testing").
-TEST_WORKERS ?= 0
+# pytest workers for `make test`: 2 puts the local platform's tests on one worker and the other
+# tiers on the other (the machines have two cores); 0 runs everything in one process.
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-test.txt | sha256sum | cut -c1-12)
 INVENTORY ?= inventories/local
 # More ansible-playbook options for `make local` and `make render`, e.g.

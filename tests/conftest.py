@@ -30,18 +30,34 @@ _AnsibleCollectionFinder(paths=[str(COLLECTIONS)])._install()
 sys.path.insert(0, str(REPO / "tests" / "emulator"))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config, items):
     """`make test` runs two pytest workers (pytest-xdist, --dist loadgroup). Every test of the
     local platform goes to the same worker, so the platform is brought up once; the other
     worker takes the emulator, static and unit tiers meanwhile. The platform's tests come
-    first: they are the longest chain, so their worker should start on them at once."""
+    first: they are the longest chain, so their worker should start on them at once.
+
+    A wrapper, so the marks are there before pytest-xdist's worker hook turns them into the
+    ``@local-platform`` node-id suffix it schedules by; afterwards the suffix is checked. With
+    pytest 9.2 and xdist 3.8 it was silently missing (xdist sets ``_nodeid``, which 9.2 no longer
+    reads): the platform's tests were split over both workers, each bringing up its own platform
+    into the same build/ folder, and Spark's wheel was built twice at once and found invalid."""
     local = [item for item in items if "local_platform" in getattr(item, "fixturenames", ())]
     # Tests that remove the shared platform (teardown.yml) run after every other test of it.
     local.sort(key=lambda item: item.get_closest_marker("local_platform_teardown") is not None)
     for item in local:
         item.add_marker(pytest.mark.xdist_group("local-platform"))
     items[:] = local + [item for item in items if item not in local]
+    result = yield
+    if getattr(config.option, "loadgroup", False):
+        ungrouped = [item.nodeid for item in local if not item.nodeid.endswith("@local-platform")]
+        if ungrouped:
+            # Written out too: xdist reports a worker's collection error without its message.
+            message = ("pytest-xdist did not group %d local-platform tests on one worker (first: %s); "
+                       "use the pytest and pytest-xdist of requirements-test.txt" % (len(ungrouped), ungrouped[0]))
+            print(message, file=sys.stderr)
+            raise pytest.UsageError(message)
+    return result
 
 
 def crd_dir() -> pathlib.Path:
