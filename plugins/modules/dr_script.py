@@ -87,15 +87,18 @@ def last_json(lines):
     return value if isinstance(value, dict) else None
 
 
+ARGUMENT_SPEC = dict(
+    script=dict(type="path", required=True),
+    command=dict(type="str", required=True,
+                 choices=["dump", "basebackup", "restore", "drill", "newest", "pitr-plan",
+                          "pitr-prepare", "pitr-finish"]),
+    args=dict(type="list", elements="str", default=[]),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            script=dict(type="path", required=True),
-            command=dict(type="str", required=True,
-                         choices=["dump", "basebackup", "restore", "drill", "newest", "pitr-plan",
-                                  "pitr-prepare", "pitr-finish"]),
-            args=dict(type="list", elements="str", default=[]),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     command = module.params["command"]

@@ -19,7 +19,7 @@ description:
     an unknown user or group and a mode that is not octal are errors, found before any folder is
     made.
   - Check mode and diff mode are supported. In check mode a user or group that does not exist yet
-    is reported as a change, not an error: an earlier task of the same run would create it.
+    is reported as a change, not an error (an earlier task of the same run would create it).
 author:
   - edp.platform contributors
 options:
@@ -61,57 +61,26 @@ changed_folders:
   elements: str
 """
 
-import grp
 import os
-import pwd
-import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.edp.platform.plugins.module_utils.local_paths import attribute_differences, ownership
 
 
 def wanted(spec, check_mode=False):
-    """(path, mode, uid or -1, gid or -1) of one entry; ValueError naming what is wrong. In check
-    mode an unknown user or group is None: an earlier task of the run would have made it."""
-    path = spec["path"]
-    if not os.path.isabs(path):
-        raise ValueError("%s: the path must be absolute" % path)
-    try:
-        mode = int(spec["mode"], 8)
-    except (TypeError, ValueError):
-        raise ValueError("%s: mode %r is not an octal mode such as 0750" % (path, spec["mode"])) from None
-    if not 0 <= mode <= 0o7777:
-        raise ValueError("%s: mode %r is not an octal mode such as 0750" % (path, spec["mode"]))
-    try:
-        uid = pwd.getpwnam(spec["owner"]).pw_uid if spec.get("owner") else -1
-    except KeyError:
-        if not check_mode:
-            raise ValueError("%s: no user %r on this host" % (path, spec["owner"])) from None
-        uid = None
-    try:
-        gid = grp.getgrnam(spec["group"]).gr_gid if spec.get("group") else -1
-    except KeyError:
-        if not check_mode:
-            raise ValueError("%s: no group %r on this host" % (path, spec["group"])) from None
-        gid = None
+    """(path, mode, uid, gid) of one entry (local_paths.ownership), which must not be a file."""
+    path, mode, uid, gid = ownership(spec, check_mode)
     if os.path.lexists(path) and not os.path.isdir(path):
         raise ValueError("%s exists and is not a folder" % path)
-    return os.path.normpath(path), mode, uid, gid
+    return path, mode, uid, gid
 
 
 def differences(path, mode, uid, gid):
     """What differs between the folder and what is asked ({} when nothing; None when missing)."""
     try:
-        st = os.lstat(path)
+        return attribute_differences(os.lstat(path), mode, uid, gid)
     except FileNotFoundError:
         return None
-    found = {}
-    if stat.S_IMODE(st.st_mode) != mode:
-        found["mode"] = "%04o" % stat.S_IMODE(st.st_mode)
-    if uid is None or (uid != -1 and st.st_uid != uid):
-        found["owner"] = st.st_uid
-    if gid is None or (gid != -1 and st.st_gid != gid):
-        found["group"] = st.st_gid
-    return found
 
 
 def make(path, mode, uid, gid):
@@ -121,14 +90,17 @@ def make(path, mode, uid, gid):
     os.chmod(path, mode)  # makedirs applies the umask
 
 
+ARGUMENT_SPEC = dict(folders=dict(type="list", elements="dict", required=True, options=dict(
+    path=dict(type="path", required=True),
+    mode=dict(type="str", required=True),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+)))
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(folders=dict(type="list", elements="dict", required=True, options=dict(
-            path=dict(type="path", required=True),
-            mode=dict(type="str", required=True),
-            owner=dict(type="str"),
-            group=dict(type="str"),
-        ))),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     try:

@@ -270,19 +270,22 @@ def wait_until_up(params, seconds, clock=time.monotonic, sleep=time.sleep):
         sleep(1)
 
 
+ARGUMENT_SPEC = dict(
+    postgres=dict(type="dict"),
+    airflow_url=dict(type="str"),
+    supervisor_config=dict(type="path"),
+    http=dict(type="dict", default={}),
+    prometheus_url=dict(type="str"),
+    backups=dict(type="dict"),
+    cron=dict(type="bool", default=False),
+    timeout=dict(type="int", default=5),
+    wait=dict(type="int", default=0),
+)
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            postgres=dict(type="dict"),
-            airflow_url=dict(type="str"),
-            supervisor_config=dict(type="path"),
-            http=dict(type="dict", default={}),
-            prometheus_url=dict(type="str"),
-            backups=dict(type="dict"),
-            cron=dict(type="bool", default=False),
-            timeout=dict(type="int", default=5),
-            wait=dict(type="int", default=0),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     wait = module.params["wait"]

@@ -90,19 +90,31 @@ def test_role_readmes_are_generated_from_the_argument_specs():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("plugin_type,name", [
-    ("module", "edp.platform.k8s_apply"),
-    ("module", "edp.platform.pg_dump_verify"),
-    ("module", "edp.platform.airflow_user"),
-    ("filter", "edp.platform.input_errors"),
-])
+MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+
+
+def _filters():
+    import importlib
+
+    names = []
+    for path in (REPO / "plugins" / "filter").glob("*.py"):
+        plugin = importlib.import_module("ansible_collections.edp.platform.plugins.filter." + path.stem)
+        names += plugin.FilterModule().filters()
+    return sorted(names)
+
+
+FILTERS = _filters()
+
+
+@pytest.mark.parametrize("plugin_type,name", [("module", "edp.platform." + m) for m in MODULES]
+                         + [("filter", "edp.platform." + f) for f in FILTERS])
 def test_plugin_documentation_renders(plugin_type, name):
     proc = run(BIN / "ansible-doc", "-t", plugin_type, name)
     assert proc.returncode == 0, proc.stderr
     assert "EXAMPLES" in proc.stdout and ("RETURN" in proc.stdout or "RETURN VALUES" in proc.stdout)
 
 
-@pytest.mark.parametrize("name", ["k8s_apply", "validate", "pg_dump_verify", "airflow_user"])
+@pytest.mark.parametrize("name", MODULES)
 def test_module_documentation_matches_the_argument_spec(name):
     import importlib
 
