@@ -418,6 +418,12 @@ def check_one(check):
     if kind == "equals":
         other = check.get("other")
         return [] if value == other else ["%r is not %s %r%s" % (value, check.get("other_name"), other, _why(check))]
+    if kind == "greater_than":
+        other = check.get("other")
+        if isinstance(value, bool) or not isinstance(value, int):
+            return ["%r is not a whole number" % (value,)]
+        return [] if not isinstance(other, int) or value > other else [
+            "%r is not more than %s (%r)%s" % (value, check.get("other_name"), other, _why(check))]
     if kind == "resources":
         return _resources_problems(value)
     if kind == "cidrs":

@@ -52,7 +52,7 @@ def test_every_component_gets_the_same_generated_secrets_and_waits_for_the_migra
         [container] = pod["containers"]
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
         assert refs["AIRFLOW__CORE__FERNET_KEY"] == {"name": "airflow-secrets", "key": "fernet-key"}
-        assert refs["AIRFLOW_DB_PASSWORD"] == {"name": "postgres-credentials", "key": "airflow-password"}
+        assert refs["PGPASSWORD"] == {"name": "postgres-credentials", "key": "airflow-password"}
         # The JWT secret only where tokens are signed (scheduler) and checked (api-server).
         jwt = refs.get("AIRFLOW__API_AUTH__JWT_SECRET")
         assert jwt == ({"name": "airflow-secrets", "key": "jwt-secret"}

@@ -153,7 +153,7 @@ def test_task_pods_get_no_database_password_and_no_key(prod):
         assert {(r.secret, r.how) for r in refs} == {("edp-registry", "imagePullSecrets")}, refs
         [base] = worker_pod(tenant(prod, name))["spec"]["containers"]
         names = {e["name"] for e in base.get("env") or []}
-        assert not names & {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FERNET_KEY",
+        assert not names & {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "PGPASSWORD", "AIRFLOW__CORE__FERNET_KEY",
                             "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"}, names
     # What they do get: the execution API's address (the token comes with each workload).
     data = find(tenant(prod), "ConfigMap", "airflow-config")["data"]

@@ -63,6 +63,9 @@ def platform(**changes):
 
 CASES = [
     # (id, inventory, extra vars, one whole line of the validate task's errors)
+    ("certificate-shorter-than-its-renewal-window", "dev", {"postgres_tls_days": 30, "postgres_tls_renew_days": 30},
+     "postgres_tls_days: 30 is not more than postgres_tls_renew_days (30): a certificate must outlive the window "
+     "in which it is renewed, or every run makes a new one"),
     # Extra vars apply to every tenant: per tenant, or they would share a namespace (refused first).
     ("namespace-not-dns1123", "dev", {"edp_namespace": "{{ inventory_hostname }}_Dev"},
      "edp_namespace: 'finance_Dev' is not a DNS-1123 label (lowercase letters, digits and '-', "

@@ -5,6 +5,7 @@ scratch root, on free ports."""
 import json
 import os
 import pathlib
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -143,6 +144,10 @@ class LocalPlatform:
                                  "blackbox_exporter": free_port()}
         self.postgres_exporter_port = free_port()
         self.ansible = Ansible(tmp_path)
+        # Airflow's database password as an inventory would set it, with the characters that broke
+        # a database URL built with it ('@', '/', ':') and a shell's quotes: every test of the
+        # platform then runs Airflow with it.
+        self.airflow_db_password = "p@ss/w:rd'\"$x-" + secrets.token_hex(8)
         # The dr role starts a cron daemon where none runs; the tests stop the one it started.
         self.cron_was_running = subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
         # The pinned Airflow virtualenv the Airflow tests share (built once, about 80 s).
@@ -159,7 +164,7 @@ class LocalPlatform:
                  "monitoring_local_ports": self.monitoring_ports,
                  "monitoring_postgres_exporter_port": self.postgres_exporter_port,
                  "monitoring_scrape_interval": "2s", "monitoring_evaluation_interval": "2s",
-                 "monitoring_alert_for": "2s"}
+                 "monitoring_alert_for": "2s", "postgres_airflow_password": self.airflow_db_password}
         return self.ansible.playbook(playbook, "local", *args, vault=False,
                                      extra_vars=dict(fixed, **(extra_vars or {})),
                                      env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
@@ -181,7 +186,11 @@ class LocalPlatform:
     def connect(self, user="airflow", password=None, dbname="airflow"):
         return psycopg2.connect(host="127.0.0.1", port=self.port, user=user, dbname=dbname,
                                 password=self.password(user if user == "airflow" else "superuser")
-                                if password is None else password, connect_timeout=5)
+                                if password is None else password, connect_timeout=5, **self.tls())
+
+    def tls(self):
+        """What every client of the server uses: TLS, verified against the tenant's authority."""
+        return {"sslmode": "verify-full", "sslrootcert": str(self.home / "config" / "tls" / "postgres-ca.crt")}
 
     def sql(self, query, user="postgres", dbname="postgres"):
         with self.connect(user, dbname=dbname) as conn, conn.cursor() as cur:

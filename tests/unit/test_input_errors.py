@@ -280,6 +280,14 @@ def test_equals_names_the_other_variable():
         "var: 5432 is not postgres_port 5433: the Service's port"]
 
 
+def test_greater_than_names_the_other_variable_and_refuses_equal():
+    assert errors("greater_than", 365, other=30, other_name="postgres_tls_renew_days") == []
+    assert errors("greater_than", 30, other=30, other_name="postgres_tls_renew_days", why="renewed") == [
+        "var: 30 is not more than postgres_tls_renew_days (30): renewed"]
+    assert errors("greater_than", "365", other=30, other_name="postgres_tls_renew_days") == [
+        "var: '365' is not a whole number"]
+
+
 def test_required_says_why():
     assert errors("required", "", why="name one") == ["var: is required: name one"]
 
