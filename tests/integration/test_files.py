@@ -5,34 +5,16 @@ content its validate command rejects - before it writes any file."""
 
 import json
 import os
-import stat
 
 import pytest
 
-from conftest import failure_messages
+from conftest import failure_messages, mode_owner, run_module
 
 
-def run(ansible, tmp_path, files, *args, no_log=False):
-    play = tmp_path / "files.yml"
-    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
-        {"name": "Files", "edp.platform.files": {"files": files}, "register": "written", "no_log": no_log}]}]))
-    result = ansible.playbook(str(play), str(tmp_path / "hosts.yml"), *args, vault=False)
-    task = [t for p in result.results for t in p["tasks"] if t["task"]["name"] == "Files"]
-    return result, (task[0]["hosts"]["localhost"] if task else {})
+def run(ansible, tmp_path, files, *args, **kwargs):
+    return run_module(ansible, tmp_path, "files", {"files": files}, *args, **kwargs)
 
-
-@pytest.fixture
-def inventory(tmp_path):
-    (tmp_path / "hosts.yml").write_text(json.dumps({"all": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}))
-
-
-def mode_owner(path):
-    st = os.stat(path)
-    return "%04o" % stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
-
-
-def test_it_writes_what_is_missing_or_differs_and_then_changes_nothing(ansible_offline, tmp_path, inventory):
+def test_it_writes_what_is_missing_or_differs_and_then_changes_nothing(ansible_offline, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "stale.conf").write_text("old = 1\n")
@@ -61,7 +43,7 @@ def test_it_writes_what_is_missing_or_differs_and_then_changes_nothing(ansible_o
     assert result.rc == 0 and written["changed"] is False and written["changed_files"] == []
 
 
-def test_force_false_keeps_an_existing_content_but_sets_its_mode(ansible_offline, tmp_path, inventory):
+def test_force_false_keeps_an_existing_content_but_sets_its_mode(ansible_offline, tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("generated-once")
     os.chmod(secret, 0o644)
@@ -74,7 +56,7 @@ def test_force_false_keeps_an_existing_content_but_sets_its_mode(ansible_offline
     assert written["changed"] is False
 
 
-def test_check_mode_writes_nothing_and_a_secret_is_not_in_the_diff(ansible_offline, tmp_path, inventory):
+def test_check_mode_writes_nothing_and_a_secret_is_not_in_the_diff(ansible_offline, tmp_path):
     token = "s3cr3t-value-edp-%d" % os.getpid()
     files = [{"path": str(tmp_path / "token"), "content": token, "mode": "0600", "secret": True},
              {"path": str(tmp_path / "plain.conf"), "content": "a = 1\n", "mode": "0644"}]
@@ -86,7 +68,7 @@ def test_check_mode_writes_nothing_and_a_secret_is_not_in_the_diff(ansible_offli
     assert [d["after"] for d in written["diff"]] == ["(secret: not shown)\n", "a = 1\n"]
 
 
-def test_a_symbolic_link_is_replaced_not_followed(ansible_offline, tmp_path, inventory):
+def test_a_symbolic_link_is_replaced_not_followed(ansible_offline, tmp_path):
     # As a user who may write to the folder would plant it, for root to write through.
     target = tmp_path / "target"
     target.write_text("precious\n")
@@ -108,7 +90,7 @@ def test_a_symbolic_link_is_replaced_not_followed(ansible_offline, tmp_path, inv
     ({"mode": "0640", "validate": "true"}, "{second}: validate 'true' has no %s for the file to check"),
     ({"mode": "0640", "validate": "grep -q ^ok= %s"}, "{second}: grep refused the new content: "),
 ])
-def test_a_bad_entry_is_refused_before_any_file_is_written(ansible_offline, tmp_path, inventory, entry, message):
+def test_a_bad_entry_is_refused_before_any_file_is_written(ansible_offline, tmp_path, entry, message):
     first = tmp_path / "first"
     entry = {key: value.format(tmp=tmp_path) for key, value in entry.items()}
     second = dict({"path": str(tmp_path / "second"), "content": "not ok\n"}, **entry)
@@ -119,14 +101,14 @@ def test_a_bad_entry_is_refused_before_any_file_is_written(ansible_offline, tmp_
     assert not (tmp_path / "second").exists()
 
 
-def test_a_content_its_command_accepts_is_written(ansible_offline, tmp_path, inventory):
+def test_a_content_its_command_accepts_is_written(ansible_offline, tmp_path):
     result, written = run(ansible_offline, tmp_path, [
         {"path": str(tmp_path / "app.conf"), "content": "ok=1\n", "mode": "0644", "validate": "grep -q ^ok= %s"}])
     assert result.rc == 0, failure_messages(result)
     assert (tmp_path / "app.conf").read_text() == "ok=1\n"
 
 
-def test_in_check_mode_a_user_not_made_yet_is_a_change_not_an_error(ansible_offline, tmp_path, inventory):
+def test_in_check_mode_a_user_not_made_yet_is_a_change_not_an_error(ansible_offline, tmp_path):
     path = tmp_path / "app.conf"
     path.write_text("x\n")
     os.chmod(path, 0o640)
@@ -137,7 +119,7 @@ def test_in_check_mode_a_user_not_made_yet_is_a_change_not_an_error(ansible_offl
 
 
 def test_check_mode_validates_with_a_command_that_is_installed_and_skips_one_that_is_not(
-        ansible_offline, tmp_path, inventory):
+        ansible_offline, tmp_path):
     refused = {"path": str(tmp_path / "app.conf"), "content": "not ok\n", "mode": "0644",
                "validate": "grep -q ^ok= %s"}
     result, written = run(ansible_offline, tmp_path, [refused], "--check")

@@ -2,36 +2,17 @@
 what is missing, sets what differs, changes nothing on a second run or in check mode, and
 refuses bad entries before it makes any folder."""
 
-import json
 import os
-import stat
 
 import pytest
 
-from conftest import failure_messages
+from conftest import failure_messages, mode_owner, run_module
 
 
-def run(ansible, tmp_path, folders, *args):
-    play = tmp_path / "folders.yml"
-    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
-        {"name": "Folders", "edp.platform.folders": {"folders": folders}, "register": "made"}]}]))
-    result = ansible.playbook(str(play), str(tmp_path / "hosts.yml"), *args, vault=False)
-    task = [t for p in result.results for t in p["tasks"] if t["task"]["name"] == "Folders"]
-    return result, (task[0]["hosts"]["localhost"] if task else {})
+def run(ansible, tmp_path, folders, *args, **kwargs):
+    return run_module(ansible, tmp_path, "folders", {"folders": folders}, *args, **kwargs)
 
-
-@pytest.fixture
-def inventory(tmp_path):
-    (tmp_path / "hosts.yml").write_text(json.dumps({"all": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}))
-
-
-def mode_owner(path):
-    st = os.stat(path)
-    return "%04o" % stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
-
-
-def test_it_makes_what_is_missing_sets_what_differs_and_then_changes_nothing(ansible_offline, tmp_path, inventory):
+def test_it_makes_what_is_missing_sets_what_differs_and_then_changes_nothing(ansible_offline, tmp_path):
     tree = tmp_path / "home"
     (tree / "logs").mkdir(parents=True, mode=0o777)
     folders = [{"path": str(tree / "data" / "postgres"), "mode": "0700", "owner": "nobody", "group": "nogroup"},
@@ -46,7 +27,7 @@ def test_it_makes_what_is_missing_sets_what_differs_and_then_changes_nothing(ans
     assert result.rc == 0 and made["changed"] is False and made["changed_folders"] == []
 
 
-def test_check_mode_reports_and_makes_nothing(ansible_offline, tmp_path, inventory):
+def test_check_mode_reports_and_makes_nothing(ansible_offline, tmp_path):
     target = tmp_path / "new" / "folder"
     result, made = run(ansible_offline, tmp_path, [{"path": str(target), "mode": "0755"}], "--check", "--diff")
     assert result.rc == 0, failure_messages(result)
@@ -60,7 +41,7 @@ def test_check_mode_reports_and_makes_nothing(ansible_offline, tmp_path, invento
     ({"mode": "750x"}, "mode '750x' is not an octal mode such as 0750"),
     ({"mode": "17777"}, "mode '17777' is not an octal mode such as 0750"),
 ])
-def test_a_bad_entry_is_refused_before_any_folder_is_made(ansible_offline, tmp_path, inventory, entry, message):
+def test_a_bad_entry_is_refused_before_any_folder_is_made(ansible_offline, tmp_path, entry, message):
     first = tmp_path / "first"
     result, made = run(ansible_offline, tmp_path, [{"path": str(first), "mode": "0755"},
                                                    dict(entry, path=str(tmp_path / "second"))])
@@ -69,13 +50,13 @@ def test_a_bad_entry_is_refused_before_any_folder_is_made(ansible_offline, tmp_p
     assert not first.exists(), "a folder was made before the bad entry was found"
 
 
-def test_a_file_in_the_way_is_an_error(ansible_offline, tmp_path, inventory):
+def test_a_file_in_the_way_is_an_error(ansible_offline, tmp_path):
     (tmp_path / "file").write_text("x")
     result, made = run(ansible_offline, tmp_path, [{"path": str(tmp_path / "file"), "mode": "0755"}])
     assert result.rc != 0 and made["msg"] == "folders: %s exists and is not a folder" % (tmp_path / "file")
 
 
-def test_in_check_mode_a_user_not_made_yet_is_a_change_not_an_error(ansible_offline, tmp_path, inventory):
+def test_in_check_mode_a_user_not_made_yet_is_a_change_not_an_error(ansible_offline, tmp_path):
     folder = tmp_path / "existing"
     folder.mkdir(mode=0o750)
     os.chmod(folder, 0o750)
