@@ -6,8 +6,10 @@ selector labels; restricted pods; dashboards Grafana's sidecar finds); the OpenS
 bad inputs refused before any write."""
 
 import json
+import pathlib
 
 import pytest
+import yaml
 
 from conftest import failure_messages, register_openshift
 from lib.emulator_http import request
@@ -168,3 +170,27 @@ def test_bad_monitoring_input_fails_before_any_write_naming_the_variable(ansible
     errors = run.task_results(VALIDATE)["finance"].get("errors") or []
     assert any(e.startswith(message) for e in errors), errors
     assert emulator.writes() == []
+
+
+def test_the_metrics_the_mapping_is_checked_against_are_airflows_own():
+    """tests/unit/test_monitoring_rules.py checks the statsd mapping against a list of Airflow's
+    documented metrics; here that list is checked against the metrics_template.yaml of the pinned
+    Airflow (requirements-airflow.txt), the file Airflow's metric tables are generated from."""
+    import importlib.util
+
+    from lib.airflow_server import ensure_airflow_venv
+
+    unit = pathlib.Path(__file__).resolve().parents[1] / "unit" / "test_monitoring_rules.py"
+    spec = importlib.util.spec_from_file_location("monitoring_rules", unit)
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    found = list(ensure_airflow_venv().glob("lib/python3*/site-packages/airflow/_shared/observability/metrics/metrics_template.yaml"))
+    assert len(found) == 1, found
+    template = yaml.safe_load(found[0].read_text())
+    documented = {}
+    for metric in template["metrics"]:
+        for name in (metric["name"], metric.get("legacy_name")):
+            if name and name != "-":
+                documented[name] = metric["type"]
+    wrong = [(name, kind, documented.get(name)) for name, kind in rules.AIRFLOW_DOCUMENTED if documented.get(name) != kind]
+    assert not wrong, "not in Airflow's metrics_template.yaml as listed (name, listed type, its type): %s" % wrong

@@ -175,8 +175,8 @@ def test_the_local_exporters_produce_every_metric_the_local_rules_and_dashboards
 
 def test_a_failed_dag_run_fires_its_alert_and_a_successful_one_resolves_it(platform):
     (platform.home / "dags" / (DAG + ".py")).write_text(DAG_SOURCE)
-    subprocess.run([str(platform.home / "run" / "airflow" / "edp-airflow"), "dags", "reserialize"],
-                   check=True, capture_output=True, timeout=120)
+    # The dag-processor finds the new file within its 30 s refresh, as a user's DAG is found
+    # (`dags reserialize` beside the running dag-processor failed now and then).
     bearer = token(platform)
     wait_for_dag(platform, bearer)
     started = time.monotonic()

@@ -198,6 +198,21 @@ def test_openshift_uses_its_dns_router_and_monitoring_labels(mesh):
         peer for rule in api for peer in rule["from"]]
 
 
+@pytest.mark.parametrize("flavour, monitoring", [
+    ("kubernetes", {"kubernetes.io/metadata.name": "monitoring"}),
+    # The label OpenShift's monitoring namespaces carry, user-workload monitoring's included: a
+    # namespace called `monitoring` does not exist there.
+    ("openshift", {"network.openshift.io/policy-group": "monitoring"})])
+def test_the_monitoring_namespace_is_the_flavours_own(mesh, flavour, monitoring):
+    objects = [o for o in mesh[flavour] if o["metadata"].get("namespace") == "finance-prod"]
+    scrapers = {json.dumps(peer["namespaceSelector"]["matchLabels"], sort_keys=True)
+                for obj in objects if obj["kind"] == "NetworkPolicy"
+                for rule in obj["spec"].get("ingress", []) for peer in rule.get("from", [])
+                if "namespaceSelector" in peer and "podSelector" not in peer
+                and "monitoring" in json.dumps(peer["namespaceSelector"])}
+    assert scrapers == {json.dumps(monitoring, sort_keys=True)}
+
+
 def _post(emulator, path, body, query):
     req = urllib.request.Request(emulator.url + path + query, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})

@@ -46,7 +46,7 @@ AIRFLOW_DOCUMENTED = [
     ("dag_processing.import_errors", "gauge"),
     ("dag_processing.total_parse_time", "gauge"),
     ("dagbag_size", "gauge"),
-    ("dag_processing.last_duration", "timer"), ("dag_processing.last_duration.{dag_file}", "timer"),
+    ("dag_processing.last_duration", "timer"), ("dag_processing.last_duration.{bundle_name}.{file_name}", "timer"),
     ("scheduler.tasks.starving", "gauge"),
     ("scheduler.tasks.executable", "gauge"),
     ("scheduler.dagruns.running", "gauge"),
