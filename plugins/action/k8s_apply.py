@@ -385,12 +385,25 @@ class ActionModule(ActionBase):
         live = {k: o for k, o in found.items() if o is not None and ko.owned_by(o, tenant, environment)}
         problems, adopted = ko.ownership_problems(desired, found, tenant, environment, args["adopt"])
         expandable = {name: self._allows_expansion(name) for name in ko.growing_classes(desired, live)}
-        problems = self.record_problems + problems + ko.volume_problems(desired, live, expandable)
+        problems = (self.record_problems + problems + ko.volume_problems(desired, live, expandable)
+                    + self._missing_crds(desired))
         if problems:
             raise AnsibleActionFail("nothing was changed: %s" % "; ".join(problems))
         self.adopted = set(adopted)
         live.update(adopted)
         return live
+
+    def _missing_crds(self, desired):
+        """Custom resources asked for by a variable (ko.ANNOTATION_REQUIRED_BY) whose kind the cluster
+        does not serve: an error, where other custom resources without their CRD are skipped."""
+        problems = []
+        for obj in desired:
+            required = ko.required_crd(obj)
+            if required and self.client.resource(obj["apiVersion"], obj["kind"]) is None:
+                problems.append("%s needs the CRD %s (%s), which the cluster does not serve: install it "
+                                "or leave %s empty" % ((ko.ident(obj),) + required[:1]
+                                                                       + (obj["apiVersion"],) + required[1:]))
+        return problems
 
     def _allows_expansion(self, storage_class):
         """A StorageClass's allowVolumeExpansion; None when it cannot be read (the server decides)."""

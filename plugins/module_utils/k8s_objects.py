@@ -16,6 +16,8 @@ import re
 import secrets
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.edp.platform.plugins.module_utils import k8s_tls
+
 MANAGED_BY = "edp.platform"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
@@ -25,6 +27,13 @@ LABEL_ROLE = "edp.platform/role"
 ANNOTATION_HASH = "edp.platform/applied-hash"
 # On a Secret: comma-separated data keys to generate on first apply and keep afterwards.
 ANNOTATION_GENERATE = "edp.platform/generate"
+# On a Secret: a certificate authority and server certificate to make once and renew
+# (module_utils/k8s_tls.py: JSON with names, days, renew_days).
+ANNOTATION_GENERATE_TLS = k8s_tls.ANNOTATION_GENERATE_TLS
+# On a custom resource the platform cannot do without: the variable that asked for it. Its kind
+# not served by the cluster (CRD missing) stops the apply before any write, naming the variable,
+# instead of the object being skipped.
+ANNOTATION_REQUIRED_BY = "edp.platform/required-by"
 # On a PersistentVolumeClaim: the variable its size comes from, for the message that refuses a shrink.
 ANNOTATION_SIZE_FROM = "edp.platform/size-from"
 
@@ -183,13 +192,16 @@ def fill_generated(desired, live, generate=generate_secret):
     A key the live Secret already holds keeps its value (read back, so reruns change
     nothing); a key it lacks gets ``generate(kind)`` (base64-encoded), once. A value rendered
     from the inventory always wins. Returns the names of the keys generated now.
+
+    A Secret annotated ``edp.platform/generate-tls`` gets its certificate authority and server
+    certificate the same way (k8s_tls.fill_tls: kept while good, renewed before they end).
     """
+    generated = k8s_tls.fill_tls(desired, live)
     keys = (desired.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_GENERATE)
     if desired.get("kind") != "Secret" or not keys:
-        return []
+        return generated
     data = desired.setdefault("data", {})
     current = (live or {}).get("data") or {}
-    generated = []
     for entry in (k.strip() for k in keys.split(",") if k.strip()):
         name, _, kind = entry.partition(":")
         if name in data:
@@ -200,6 +212,24 @@ def fill_generated(desired, live, generate=generate_secret):
             data[name] = base64.b64encode(generate(kind or "token").encode()).decode()
             generated.append(name)
     return generated
+
+
+def generated_keys(obj):
+    """The data keys a Secret's generate annotations promise (for a secret store that provides them)."""
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    keys = {k.strip().partition(":")[0] for k in annotations.get(ANNOTATION_GENERATE, "").split(",") if k.strip()}
+    if annotations.get(ANNOTATION_GENERATE_TLS):
+        keys.update(k8s_tls.KEYS)
+    return keys
+
+
+def required_crd(obj):
+    """``(CRD name, variable)`` when obj must not be skipped for want of its CRD, else None."""
+    variable = (obj.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_REQUIRED_BY)
+    if not variable:
+        return None
+    group = obj["apiVersion"].rpartition("/")[0]
+    return "%ss.%s" % (obj["kind"].lower(), group), variable
 
 
 def content_hash(obj):

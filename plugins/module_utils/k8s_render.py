@@ -167,9 +167,7 @@ def render(target, desired, components, prune=True, check=False, generate=ko.gen
             _private(folder, 0o700)
     for obj in desired:
         if is_secret(obj) and not secret_values:
-            generate = (obj["metadata"].get("annotations") or {}).get(ko.ANNOTATION_GENERATE, "")
-            keys = sorted(set(obj.get("data") or {}) | set(obj.get("stringData") or {})
-                          | {k.strip().partition(":")[0] for k in generate.split(",") if k.strip()})
+            keys = sorted(set(obj.get("data") or {}) | set(obj.get("stringData") or {}) | ko.generated_keys(obj))
             done.append((obj, "omitted", None, {"keys": keys}))
             continue
         path = target.path(obj)

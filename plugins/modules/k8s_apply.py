@@ -26,7 +26,9 @@ description:
     component). With O(prune), objects carrying these labels for the components in this call
     that are no longer rendered are deleted; Namespaces and PersistentVolumeClaims are never
     deleted, only reported as C(orphaned).
-  - Custom resources whose CRD is not installed are skipped and reported as C(skipped).
+  - Custom resources whose CRD is not installed are skipped and reported as C(skipped), except one
+    annotated C(edp.platform/required-by) (the variable that asked for it, such as
+    C(postgres_tls_issuer)), whose missing CRD makes the apply fail before any write, naming the CRD and the variable.
   - A Job whose template changed is deleted and created again (its spec is immutable), reported as
     C(replaced) with the reason; in check mode, where the server's dry run refuses the change, it is
     reported as C(replaced) too and nothing is written.
@@ -36,6 +38,11 @@ description:
     live Secret when it has one, generated once otherwise - so passwords the inventory does not
     give are made on the first run and kept on every later run. Render mode writes no
     generated value.
+  - A Secret annotated C(edp.platform/generate-tls) (JSON with C(names), C(days) and C(renew_days))
+    gets a certificate authority and a server certificate for those names (C(ca.crt), C(ca.key),
+    C(tls.crt), C(tls.key); ECDSA P-256), read back from the live Secret (or the previous render)
+    while they are good, made anew when missing, when fewer than C(renew_days) remain, or when the
+    names differ (the authority kept while it is good). Like every Secret value, never shown.
   - With O(render_dir), nothing is sent to a cluster; the tenant is written as a GitOps export
     instead - every object but Secrets to C(render_dir/ENVIRONMENT/manifests/TENANT/NN-kind-name.yaml)
     with a C(kustomization.yaml), Secrets to C(render_dir/ENVIRONMENT/secrets/TENANT/) (folders 0700,

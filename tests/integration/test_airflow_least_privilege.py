@@ -80,6 +80,12 @@ ALLOWED = [
     Allow("Deployment/postgres-exporter", "postgres-exporter", "postgres-credentials",
           frozenset({"superuser", "superuser-password"}),
           "postgres_exporter's queries on pg_stat_* and Airflow's tables (the monitoring role)"),
+    Allow(AIRFLOW_SERVERS + "|Job/airflow-(migrate|admin)|Job/postgres-bootstrap|CronJob/postgres-(dump|basebackup)"
+          "|Deployment/postgres-exporter", "", "postgres-tls", frozenset({"ca.crt"}),
+          "the database's certificate authority (public), the only key of the Secret its clients mount: "
+          "they verify the server (sslmode=verify-full)"),
+    Allow("StatefulSet/postgres", "", "postgres-tls", frozenset({"tls.crt", "tls.key"}),
+          "the server's own certificate and key; the authority's key (ca.key) is mounted nowhere"),
 ]
 
 

@@ -66,6 +66,12 @@ CASES = [
     ("certificate-shorter-than-its-renewal-window", "dev", {"postgres_tls_days": 30, "postgres_tls_renew_days": 30},
      "postgres_tls_days: 30 is not more than postgres_tls_renew_days (30): a certificate must outlive the window "
      "in which it is renewed, or every run makes a new one"),
+    ("tls-issuer-kind-unknown", "dev", {"postgres_tls_issuer": {"kind": "CertIssuer", "name": "platform-ca"}},
+     "postgres_tls_issuer.kind: 'CertIssuer' is not one of Issuer, ClusterIssuer: the cert-manager issuer that "
+     "signs the server's certificate"),
+    ("tls-issuer-name-empty", "dev", {"postgres_tls_issuer": {"kind": "ClusterIssuer", "name": ""}},
+     "postgres_tls_issuer.name: '' is not a DNS-1123 subdomain (lowercase dot-separated labels, "
+     "at most 253 characters)"),
     # Extra vars apply to every tenant: per tenant, or they would share a namespace (refused first).
     ("namespace-not-dns1123", "dev", {"edp_namespace": "{{ inventory_hostname }}_Dev"},
      "edp_namespace: 'finance_Dev' is not a DNS-1123 label (lowercase letters, digits and '-', "
@@ -218,11 +224,12 @@ CASES = [
     # A quota and a LimitRange that hold the platform's own pods and volumes, with the sum.
     ("quota-too-small-for-the-platform", "dev",
      platform(tenant_quota=dict(PLATFORM["tenant_quota"], **{"requests.cpu": "1"})),
-     "tenant_quota['requests.cpu']: 1 does not hold the platform's requests: postgres 250m + "
+     # postgres: the server 250m and its tls-reload sidecar 5m.
+     "tenant_quota['requests.cpu']: 1 does not hold the platform's requests: postgres 255m + "
      "postgres-bootstrap 10m + airflow-api-server 100m + airflow-scheduler 100m + airflow-dag-processor 100m + "
      "airflow-triggerer 100m + airflow-worker 100m + airflow-migrate 100m + airflow-admin 100m + "
      "postgres-dump 100m + postgres-basebackup 100m + config-export 100m + "
-     "a backup.yml/restore.yml/dr_drill.yml Job 100m = 1.36"),
+     "a backup.yml/restore.yml/dr_drill.yml Job 100m = 1.365"),
     ("quota-too-few-pods", "prod",
      platform(airflow_replicas=REPLICAS_PROD, tenant_quota=dict(PLATFORM["tenant_quota"], pods="12")),
      "tenant_quota['pods']: 12 does not hold the platform's pods: postgres 1 + postgres-bootstrap 1 + "

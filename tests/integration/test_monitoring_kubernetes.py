@@ -88,7 +88,8 @@ def test_the_contract_with_airflow_and_the_network_policies(ansible, emulator):
     container = exporter["containers"][0]
     assert container["ports"] == [{"name": "metrics", "containerPort": 9187, "protocol": "TCP"}]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
-    assert env["DATA_SOURCE_URI"] == "postgres:5432/airflow?sslmode=disable"
+    # Over TLS, verified against the postgres role's authority (ca.crt of postgres-tls, mounted).
+    assert env["DATA_SOURCE_URI"] == "postgres:5432/airflow?sslmode=verify-full&sslrootcert=/etc/postgresql-ca/ca.crt"
     assert env["DATA_SOURCE_PASS"] == {"secretKeyRef": {"name": "postgres-credentials", "key": "superuser-password"}}
     assert container["image"] == "registry.example.com/edp/postgres-exporter:v0.17.1"
     podmonitor = get(emulator, "monitoring.coreos.com/v1", "PodMonitor", "spark-drivers")

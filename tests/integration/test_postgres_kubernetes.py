@@ -48,7 +48,9 @@ def test_statefulset_runs_the_environment_image_with_the_tuned_config(ansible, e
     converge(ansible)
     sts = emulator.get_object("apps/v1", "StatefulSet", "postgres", "finance-dev")
     pod = sts["spec"]["template"]["spec"]
-    [container] = pod["containers"]
+    [container, reload] = pod["containers"]  # the server, and the sidecar that reloads its certificate
+    assert container["name"] == "postgres" and reload["name"] == "tls-reload"
+    assert reload["image"] == container["image"]
     assert container["image"] == "registry.example.com/edp/postgres:15.18-edp.2"
     assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     assert pod["imagePullSecrets"] == [{"name": "edp-registry"}]

@@ -16,7 +16,7 @@ KUBE_VERSIONS = ["1.31.0", "1.37.0"]
 # upstream CRD schemas by the emulator instead (test_custom_resources_match_their_crds).
 CUSTOM_KINDS = {"Route", "ServiceMonitor", "PodMonitor", "PrometheusRule", "SparkApplication",
                 "ScheduledSparkApplication", "VolumeSnapshot", "VolumeSnapshotClass",
-                "PeerAuthentication", "AuthorizationPolicy"}
+                "PeerAuthentication", "AuthorizationPolicy", "Certificate"}
 FLAVOURS = [(env, "kubernetes") for env in ENVIRONMENTS] + [("prod", "openshift")]
 
 
@@ -145,7 +145,8 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
         ], tenant
         secrets = sorted(p.name for p in (root / "secrets" / tenant).iterdir())
         assert secrets == ["05-secret-airflow-secrets.yaml", "05-secret-edp-registry.yaml",
-                           "05-secret-postgres-credentials.yaml", "kustomization.yaml"], tenant
+                           "05-secret-postgres-credentials.yaml", "05-secret-postgres-tls.yaml",
+                           "kustomization.yaml"], tenant
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
@@ -238,9 +239,9 @@ def test_what_is_rendered_is_what_is_applied(ansible, emulator, tmp_path):
         live = emulator.get_object(doc["apiVersion"], doc["kind"], meta["name"], meta.get("namespace"))
         assert live is not None, "%s rendered but not applied" % path.name
         # Generated keys: render mode and the cluster each made their own value, once.
-        generated = (meta.get("annotations") or {}).get(ko.ANNOTATION_GENERATE, "").split(",")
-        for key in (entry.partition(":")[0] for entry in generated):  # key or key:kind
-            if key and key in doc.get("data", {}):
+        # (edp.platform/generate's keys, and edp.platform/generate-tls's authority and certificate.)
+        for key in sorted(ko.generated_keys(doc)):
+            if key in doc.get("data", {}):
                 assert key in live["data"], "%s: generated key %s was not applied" % (path.name, key)
                 doc["data"][key] = live["data"][key]
         assert ko.is_subset(doc, live), "%s differs from what was applied" % path.name

@@ -31,10 +31,12 @@ def files(folder):
 def secret_values(folder):
     """The generated keys and the registry credentials of every rendered Secret, as stored
     (base64) and decoded (user and database names in the same Secrets are not secret)."""
+    from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+
     values = set()
     for path in pathlib.Path(folder).rglob("05-secret-*.yaml"):
         doc = yaml.safe_load(path.read_text())
-        keys = (doc["metadata"].get("annotations") or {}).get("edp.platform/generate", "").split(",")
+        keys = ko.generated_keys(doc)  # the certificate authority's and the server's keys too
         for name, value in (doc.get("data") or {}).items():
             if name in keys or name == ".dockerconfigjson":
                 values.update({value, base64.b64decode(value).decode()})
@@ -48,6 +50,7 @@ def test_rerender_keeps_every_generated_secret(ansible_offline, tmp_path):
         "Render and apply every role's objects in one call").values()
         for item in host["objects"] if item.get("generated")}
     assert generated == {"postgres-credentials": ["superuser-password", "airflow-password"],
+                         "postgres-tls": ["ca.crt", "ca.key", "tls.crt", "tls.key"],
                          "airflow-secrets": ["fernet-key", "jwt-secret", "api-secret-key", "admin-password"]}, generated
     second = render(ansible_offline, "dev", tmp_path)
     assert second.changed() == 0

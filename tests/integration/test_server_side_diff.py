@@ -35,8 +35,8 @@ def rendered_files(folder):
 def generated_keys(doc):
     from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
 
-    listed = ((doc.get("metadata") or {}).get("annotations") or {}).get(ko.ANNOTATION_GENERATE, "")
-    return [entry.partition(":")[0].strip() for entry in listed.split(",") if entry.strip()]
+    # edp.platform/generate's keys, and edp.platform/generate-tls's authority and certificate.
+    return sorted(ko.generated_keys(doc))
 
 
 def with_live_generated_keys(path, folder, out, kubectl, env):
