@@ -6,16 +6,15 @@ on the controller's host to decide whether to make a new one (documentation: the
 from __future__ import annotations
 
 import datetime
-import ipaddress
 
-from cryptography import x509
+from ansible_collections.edp.platform.plugins.module_utils.k8s_tls import days_left, load_certificate, subject_alt_names
 
 
 def _load(path):
     try:
         with open(path, "rb") as handle:
-            return x509.load_pem_x509_certificate(handle.read())
-    except (OSError, ValueError):
+            return load_certificate(handle.read())
+    except OSError:
         return None
 
 
@@ -24,23 +23,14 @@ def certificate_days_left(path, now=None):
     cert = _load(path)
     if cert is None:
         return -1.0
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    return (cert.not_valid_after_utc - now).total_seconds() / 86400
+    return days_left(cert, now or datetime.datetime.now(datetime.timezone.utc))
 
 
 def certificate_names(path):
     """The certificate's subject alternative names as C(DNS:name) and C(IP:address), sorted; an
     empty list when there is no certificate or no such extension."""
     cert = _load(path)
-    if cert is None:
-        return []
-    try:
-        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    found = ["DNS:%s" % name for name in names.get_values_for_type(x509.DNSName)]
-    found += ["IP:%s" % ipaddress.ip_address(address) for address in names.get_values_for_type(x509.IPAddress)]
-    return sorted(found)
+    return subject_alt_names(cert) if cert is not None else []
 
 
 class FilterModule:

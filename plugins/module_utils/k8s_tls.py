@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import ipaddress
 import json
 
 from cryptography import x509
@@ -58,7 +59,8 @@ def _unb64(value):
         return b""
 
 
-def _load_cert(pem):
+def load_certificate(pem):
+    """The certificate in PEM bytes, or None when they hold none."""
     try:
         return x509.load_pem_x509_certificate(pem)
     except ValueError:
@@ -91,12 +93,15 @@ def days_left(cert, now):
     return (cert.not_valid_after_utc - now).total_seconds() / 86400
 
 
-def dns_names(cert):
+def subject_alt_names(cert):
+    """The certificate's subject alternative names as ``DNS:name`` and ``IP:address``, sorted."""
     try:
-        return sorted(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-                      .value.get_values_for_type(x509.DNSName))
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
+    found = ["DNS:%s" % name for name in names.get_values_for_type(x509.DNSName)]
+    found += ["IP:%s" % ipaddress.ip_address(address) for address in names.get_values_for_type(x509.IPAddress)]
+    return sorted(found)
 
 
 def signed_by(cert, ca_cert):
@@ -160,14 +165,14 @@ def fill_tls(desired, live, now=None):
         return []
     now = now or datetime.datetime.now(datetime.timezone.utc)
     current = (live or {}).get("data") or {}
-    ca_cert, ca_key = _load_cert(_unb64(current.get("ca.crt"))), _load_key(_unb64(current.get("ca.key")))
-    cert, key = _load_cert(_unb64(current.get("tls.crt"))), _load_key(_unb64(current.get("tls.key")))
+    ca_cert, ca_key = load_certificate(_unb64(current.get("ca.crt"))), _load_key(_unb64(current.get("ca.key")))
+    cert, key = load_certificate(_unb64(current.get("tls.crt"))), _load_key(_unb64(current.get("tls.key")))
     made = []
     if not (ca_cert and ca_key and _same_public_key(ca_cert, ca_key) and days_left(ca_cert, now) > renew_days):
         ca_cert, ca_key = make_ca("%s CA" % names[0], days * CA_LIFETIMES, now)
         made += ["ca.crt", "ca.key"]
     if made or not (cert and key and _same_public_key(cert, key) and days_left(cert, now) > renew_days
-                    and dns_names(cert) == sorted(names) and signed_by(cert, ca_cert)):
+                    and subject_alt_names(cert) == sorted("DNS:" + n for n in names) and signed_by(cert, ca_cert)):
         cert, key = make_server(names, days, now, ca_cert, ca_key)
         made += ["tls.crt", "tls.key"]
     # What is kept is copied as it was (byte for byte: a rerun then changes nothing).

@@ -56,7 +56,7 @@ def test_without_cert_manager_the_secret_holds_an_authority_and_a_server_certifi
     secret = tls_secret(emulator)
     assert secret["type"] == "kubernetes.io/tls" and sorted(secret["data"]) == ["ca.crt", "ca.key", "tls.crt", "tls.key"]
     server, ca = certificate(secret), certificate(secret, "ca.crt")
-    assert k8s_tls.dns_names(server) == sorted(NAMES)
+    assert k8s_tls.subject_alt_names(server) == sorted("DNS:" + n for n in NAMES)
     assert k8s_tls.signed_by(server, ca), "the server certificate is not signed by the Secret's authority"
     lifetime = server.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
     assert datetime.timedelta(days=364) < lifetime <= datetime.timedelta(days=365), lifetime
@@ -194,5 +194,5 @@ def test_render_mode_writes_the_certificate_with_an_issuer_and_the_secret_withou
     assert ("Certificate", "postgres-tls") in names and ("Secret", "postgres-tls") not in names
     without = render_objects(ansible_offline, tmp_path / "plain", "dev", "--limit", "finance")
     [secret] = [o for o in without if o["kind"] == "Secret" and o["metadata"]["name"] == "postgres-tls"]
-    assert k8s_tls.dns_names(certificate(secret)) == sorted(NAMES)
+    assert k8s_tls.subject_alt_names(certificate(secret)) == sorted("DNS:" + n for n in NAMES)
     assert not [o for o in without if o["kind"] == "Certificate"]

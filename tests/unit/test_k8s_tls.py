@@ -28,7 +28,7 @@ def test_a_new_secret_gets_an_authority_and_a_server_certificate_it_signed():
     obj = secret()
     assert ko.fill_generated(obj, None) == ["ca.crt", "ca.key", "tls.crt", "tls.key"]
     server, ca = cert(obj), cert(obj, "ca.crt")
-    assert k8s_tls.signed_by(server, ca) and k8s_tls.dns_names(server) == sorted(NAMES)
+    assert k8s_tls.signed_by(server, ca) and k8s_tls.subject_alt_names(server) == sorted("DNS:" + n for n in NAMES)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert server.not_valid_after_utc - server.not_valid_before_utc == datetime.timedelta(days=365, minutes=5)
     assert b"PRIVATE KEY" in base64.b64decode(obj["data"]["tls.key"])
@@ -57,7 +57,7 @@ def test_other_names_make_a_new_server_certificate():
     k8s_tls.fill_tls(live, None, now=NOW)
     again = secret(names=NAMES + ["postgres.example.com"])
     assert k8s_tls.fill_tls(again, live, now=NOW) == ["tls.crt", "tls.key"]
-    assert "postgres.example.com" in k8s_tls.dns_names(cert(again))
+    assert "DNS:postgres.example.com" in k8s_tls.subject_alt_names(cert(again))
 
 
 def test_an_authority_near_its_end_is_renewed_with_the_server_certificate():
