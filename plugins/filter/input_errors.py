@@ -44,7 +44,9 @@ description:
     C(other), whose variable is C(other_name)), C(connections) (PostgreSQL's max_connections holds
     what the Airflow components' pools (C(replicas), C(pool_size), C(max_overflow), C(api_workers),
     C(target); on C(local) each component runs once), the Jobs and the backups open, with the
-    arithmetic in the message), C(quota) (a
+    arithmetic in the message; with C(clients_only) the pools alone, which PgBouncer's
+    C(max_client_conn) must accept), C(pgbouncer_pool) (PgBouncer's pool fits in C(max_connections)
+    after the direct clients and the C(reserved) connections), C(quota) (a
     ResourceQuota's C(hard) holds the platform's C(pods) and C(volumes), after the C(limit_range)
     defaults, with the sum in the message), C(limit_range_max) (no container of C(pods) asks for
     more than the LimitRange's C(max))."
@@ -349,6 +351,14 @@ def _connections_problems(check):
     problem = capacity.connections_problem(
         check.get("value"), check.get("replicas"), check.get("pool_size"), check.get("max_overflow"),
         api_workers=_number(check.get("api_workers"), 1), local=check.get("target") == "local",
+        reserved=_number(check.get("reserved"), capacity.SUPERUSER_RESERVED_CONNECTIONS),
+        clients_only=bool(check.get("clients_only")))
+    return [problem] if problem else []
+
+
+def _pgbouncer_pool_problems(check):
+    problem = capacity.pgbouncer_pool_problem(
+        check.get("value"), check.get("max_connections"),
         reserved=_number(check.get("reserved"), capacity.SUPERUSER_RESERVED_CONNECTIONS))
     return [problem] if problem else []
 
@@ -440,6 +450,8 @@ def check_one(check):
         return _without_keys_problems(value, check.get("keys") or {})
     if kind == "connections":
         return _connections_problems(check)
+    if kind == "pgbouncer_pool":
+        return _pgbouncer_pool_problems(check)
     if kind == "quota":
         return capacity.quota_problems(value, check.get("pods"), check.get("volumes"), check.get("limit_range"))
     if kind == "limit_range_max":

@@ -8,6 +8,7 @@ import math
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.edp.platform.plugins.module_utils.capacity import pgbouncer_pool_left
 from ansible_collections.edp.platform.plugins.module_utils.k8s_objects import parse_quantity
 
 DOCUMENTATION = r"""
@@ -93,4 +94,4 @@ def pg_tuning(memory, cpu, max_connections=100):
 
 class FilterModule:
     def filters(self):
-        return {"pg_tuning": pg_tuning}
+        return {"pg_tuning": pg_tuning, "pgbouncer_pool_left": pgbouncer_pool_left}

@@ -237,13 +237,11 @@ def limit_range_problems(maximum, pods, limit_range=None):
     return problems
 
 
-def pg_connections(replicas, pool_size, max_overflow, api_workers=1, local=False,
-                   reserved=SUPERUSER_RESERVED_CONNECTIONS):
-    """``(total, terms)``: the connections the platform may open to its PostgreSQL at once.
+def _pooled_terms(replicas, pool_size, max_overflow, api_workers, local):
+    """``[(component, connections, how)]``: what Airflow's pooled components may hold at once.
 
     Every replica of a pooled component (each api-server worker process) holds up to
-    ``pool_size + max_overflow``; then OTHER_CONNECTIONS and the superuser reserve. On the local
-    target each component runs once. ``terms`` are ``(what, count, how)`` for the message.
+    ``pool_size + max_overflow``. On the local target each component runs once.
     """
     per_process = pool_size + max_overflow
     terms = []
@@ -257,23 +255,59 @@ def pg_connections(replicas, pool_size, max_overflow, api_workers=1, local=False
         else:
             how = "%d × (%d + %d)" % (count, pool_size, max_overflow)
         terms.append((component, processes * per_process, how))
-    terms.extend((what, count, str(count)) for what, count in OTHER_CONNECTIONS)
-    terms.append(("superuser_reserved_connections", reserved, str(reserved)))
+    return terms
+
+
+def _direct_terms(reserved):
+    """The connections besides Airflow's pools: OTHER_CONNECTIONS and the superuser reserve."""
+    return [(what, count, str(count)) for what, count in OTHER_CONNECTIONS] + [
+        ("superuser_reserved_connections", reserved, str(reserved))]
+
+
+def pg_connections(replicas, pool_size, max_overflow, api_workers=1, local=False,
+                   reserved=SUPERUSER_RESERVED_CONNECTIONS, clients_only=False):
+    """``(total, terms)``: the connections the platform may open to its PostgreSQL at once.
+
+    Airflow's pooled components, then OTHER_CONNECTIONS and the superuser reserve; with
+    ``clients_only`` the pooled components alone (what PgBouncer must accept from Airflow).
+    ``terms`` are ``(what, count, how)`` for the message.
+    """
+    terms = _pooled_terms(replicas, pool_size, max_overflow, api_workers, local)
+    if not clients_only:
+        terms += _direct_terms(reserved)
     return sum(count for _, count, _ in terms), terms
 
 
+def pgbouncer_pool_left(max_connections, reserved=SUPERUSER_RESERVED_CONNECTIONS):
+    """The server connections left for PgBouncer's pool once the direct clients and the reserve have theirs."""
+    return max_connections - sum(count for _, count, _ in _direct_terms(reserved))
+
+
+def pgbouncer_pool_problem(pool, max_connections, reserved=SUPERUSER_RESERVED_CONNECTIONS):
+    """A message when PgBouncer's ``pool`` does not fit in ``max_connections``; None when it does."""
+    numbers = (pool, max_connections, reserved)
+    if any(isinstance(n, bool) or not isinstance(n, int) for n in numbers):
+        return None  # a wrong type: the argument spec says so
+    left = pgbouncer_pool_left(max_connections, reserved)
+    if pool <= left:
+        return None
+    return "%d is more than the %d server connections postgres_max_connections %d leaves for it: %d - %s = %d" % (
+        pool, left, max_connections, max_connections,
+        " - ".join("%s %d" % (what, count) for what, count, _ in _direct_terms(reserved)), left)
+
+
 def connections_problem(max_connections, replicas, pool_size, max_overflow, api_workers=1, local=False,
-                        reserved=SUPERUSER_RESERVED_CONNECTIONS):
+                        reserved=SUPERUSER_RESERVED_CONNECTIONS, clients_only=False):
     """A message when ``max_connections`` is fewer than pg_connections(); None when it is enough."""
     numbers = (max_connections, pool_size, max_overflow, api_workers, reserved)
     if any(isinstance(n, bool) or not isinstance(n, int) for n in numbers):
         return None  # a wrong type: the argument spec says so
     if not local and not isinstance(replicas, dict):
         return None
-    total, terms = pg_connections(replicas, pool_size, max_overflow, api_workers, local, reserved)
+    total, terms = pg_connections(replicas, pool_size, max_overflow, api_workers, local, reserved, clients_only)
     if max_connections >= total:
         return None
-    return "%d is fewer than the %d connections the platform may open: %s = %d" % (
-        max_connections, total, " + ".join(
+    return "%d is fewer than the %d connections %s may open: %s = %d" % (
+        max_connections, total, "Airflow's components" if clients_only else "the platform", " + ".join(
             "%s %s" % (what, how) if how == str(count) else "%s %s = %d" % (what, how, count)
             for what, count, how in terms), total)
