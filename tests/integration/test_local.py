@@ -58,8 +58,11 @@ def test_a_wrong_password_is_refused(platform):
 
 
 def test_hba_allows_no_trust_and_no_peer(platform):
-    methods = {row[0] for row in platform.sql("SELECT auth_method FROM pg_hba_file_rules")}
-    assert methods == {"scram-sha-256"}
+    """scram-sha-256 everywhere but PgBouncer's client certificate, for its role and the Airflow database only."""
+    rules = platform.sql("SELECT auth_method, database, user_name FROM pg_hba_file_rules")
+    assert {method for method, _, _ in rules if method != "cert"} == {"scram-sha-256"}
+    assert [(database, users) for method, database, users in rules if method == "cert"] == [
+        (["airflow"], ["pgbouncer"])]
 
 
 def test_settings_equal_the_tuning_of_the_memory_limit(platform):

@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 from lib import promql
+from lib.airflow_dags import add_dag, api, run_dag, token, wait_for
 from lib.pgserver import pg_bindir
 
 DASHBOARDS = pathlib.Path(__file__).resolve().parents[2] / "roles" / "monitoring" / "files" / "dashboards"
@@ -65,60 +66,9 @@ def alerts(platform, name):
             for a in prometheus(platform, "/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == name}
 
 
-def wait_for(what, check, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "%s did not happen within %d s" % (what, timeout)
-        time.sleep(1)
-
-
 def firing(platform, name, **labels):
     return [dict(k) for k, state in alerts(platform, name).items()
             if state == "firing" and all(dict(k).get(key) == value for key, value in labels.items())]
-
-
-def api(platform, method, path, body=None, token=None):
-    """Airflow's REST API with a patient timeout (a busy 2-core machine answers slowly)."""
-    return platform.api(method, path, body, token=token, timeout=60)
-
-
-def token(platform):
-    status, body = api(platform, "POST", "/auth/token",
-                       {"username": "admin", "password": platform.secret("airflow-admin-password")})
-    assert status == 201
-    return body["access_token"]
-
-
-def wait_for_dag(platform, bearer):
-    def listed():
-        try:
-            return api(platform, "GET", "/api/v2/dags/" + DAG, token=bearer)[1]
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-    dag = wait_for("Airflow listing %s" % DAG, listed, 120)
-    if dag["is_paused"]:
-        api(platform, "PATCH", "/api/v2/dags/" + DAG, {"is_paused": False}, token=bearer)
-
-
-def run_dag(platform, bearer, conf):
-    status, run = api(platform, "POST", "/api/v2/dags/%s/dagRuns" % DAG, {"logical_date": None, "conf": conf},
-                      token=bearer)
-    assert status == 200, run
-    path = "/api/v2/dags/%s/dagRuns/%s" % (DAG, run["dag_run_id"])
-
-    def finished():
-        try:
-            state = api(platform, "GET", path, token=bearer)[1]
-        except (TimeoutError, urllib.error.URLError):
-            return None  # a busy api-server: ask again
-        return state if state["state"] in ("success", "failed") else None
-
-    return wait_for("run %s finishing" % run["dag_run_id"], finished, 240)
 
 
 def test_prometheus_scrapes_every_target(platform):
@@ -174,16 +124,15 @@ def test_the_local_exporters_produce_every_metric_the_local_rules_and_dashboards
 
 
 def test_a_failed_dag_run_fires_its_alert_and_a_successful_one_resolves_it(platform):
-    (platform.home / "dags" / (DAG + ".py")).write_text(DAG_SOURCE)
     # The dag-processor finds the new file within its 30 s refresh, as a user's DAG is found
     # (`dags reserialize` beside the running dag-processor failed now and then).
     bearer = token(platform)
-    wait_for_dag(platform, bearer)
+    add_dag(platform, DAG, DAG_SOURCE, bearer)
     started = time.monotonic()
-    assert run_dag(platform, bearer, {"fail": True})["state"] == "failed"
+    assert run_dag(platform, DAG, bearer, {"fail": True})["state"] == "failed"
     wait_for("AirflowDagRunFailed firing", lambda: firing(platform, "AirflowDagRunFailed", dag_id=DAG), 60)
     fired = time.monotonic() - started
-    assert run_dag(platform, bearer, {})["state"] == "success"
+    assert run_dag(platform, DAG, bearer)["state"] == "success"
     wait_for("AirflowDagRunFailed resolving",
              lambda: not [a for a in alerts(platform, "AirflowDagRunFailed") if dict(a)["dag_id"] == DAG], 60)
     print("\nfailed DAG run to firing alert: %.1f s; to resolved: %.1f s" % (fired, time.monotonic() - started))

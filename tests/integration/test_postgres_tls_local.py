@@ -3,18 +3,12 @@ that every client verifies (sslmode=verify-full), Airflow's connections among th
 certificate made and loaded when the one in place is about to end."""
 
 import datetime
-import socket
-import ssl
-import struct
 
 import psycopg2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 
 from conftest import failure_messages
-
-SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+from lib.tls import presented_certificate, resign_to_end_tomorrow
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +17,7 @@ def platform(local_platform):
 
 
 def server_certificate(platform):
-    """The certificate the running server presents (PostgreSQL's SSLRequest, then TLS)."""
-    context = ssl.create_default_context(cafile=platform.tls()["sslrootcert"])
-    with socket.create_connection(("127.0.0.1", platform.port), timeout=10) as sock:
-        sock.sendall(SSL_REQUEST)
-        assert sock.recv(1) == b"S", "the server refused TLS"
-        with context.wrap_socket(sock, server_hostname="localhost") as tls:
-            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    return presented_certificate(platform.port, platform.tls()["sslrootcert"])
 
 
 def test_a_connection_without_tls_is_refused(platform):
@@ -56,37 +44,35 @@ def test_every_connection_of_airflow_and_the_exporter_is_encrypted(platform):
 
 
 def test_the_only_network_entries_of_pg_hba_are_hostssl_with_scram(platform):
+    """scram-sha-256 over TLS for everyone, but PgBouncer's role, which logs in to the Airflow
+    database with its client certificate (test_pgbouncer_local.py)."""
     lines = [line.split() for line in (platform.home / "config" / "postgres" / "pg_hba.conf").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     assert {line[0] for line in lines} == {"local", "hostssl"}
-    assert {line[-1] for line in lines} == {"scram-sha-256"}
+    certificate = [line for line in lines if line[-1] == "cert"]
+    assert certificate == [["hostssl", "airflow", "pgbouncer", "127.0.0.1/32", "cert"]]
+    assert {line[-1] for line in lines if line not in certificate} == {"scram-sha-256"}
 
 
-def test_a_certificate_about_to_end_is_replaced_and_loaded(platform):
-    """Re-sign the server's certificate by hand to end tomorrow (inside the 30-day renewal
-    window): the next run makes a new one for the configured lifetime and the server presents it
-    without a restart."""
+def test_certificates_about_to_end_are_replaced_and_loaded(platform):
+    """Re-sign the server's and PgBouncer's certificates by hand to end tomorrow (inside the 30-day
+    renewal window): the next run makes new ones for the configured lifetime; the server presents
+    its own without a restart, PgBouncer its own after a restart."""
     config = platform.home / "config"
-    ca_cert = x509.load_pem_x509_certificate((config / "tls" / "postgres-ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key((config / "secrets" / "postgres-ca.key").read_bytes(), None)
-    current = x509.load_pem_x509_certificate((config / "postgres" / "server.crt").read_bytes())
     now = datetime.datetime.now(datetime.timezone.utc)
-    ending = (x509.CertificateBuilder().subject_name(current.subject).issuer_name(ca_cert.subject)
-              .public_key(current.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-              .add_extension(current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value,
-                             critical=False)
-              .sign(ca_key, hashes.SHA256()))
-    (config / "postgres" / "server.crt").write_bytes(ending.public_bytes(serialization.Encoding.PEM))
+    cafile = config / "tls" / "postgres-ca.crt"
+    for cert in (config / "postgres" / "server.crt", config / "pgbouncer" / "pgbouncer.crt"):
+        ca_cert = resign_to_end_tomorrow(cert, cafile, config / "secrets" / "postgres-ca.key")
     [(started,)] = platform.sql("SELECT pg_postmaster_start_time()::text")
     platform.sql("SELECT pg_reload_conf()")
     assert server_certificate(platform).not_valid_after_utc < now + datetime.timedelta(days=2)
 
     run = platform.run()
     assert run.rc == 0 and run.changed() > 0, failure_messages(run)
-    presented = server_certificate(platform)
-    assert presented.not_valid_after_utc > now + datetime.timedelta(days=300)
-    assert presented.issuer == ca_cert.subject
+    for port in (platform.port, platform.pgbouncer_port):
+        presented = presented_certificate(port, cafile)
+        assert presented.not_valid_after_utc > now + datetime.timedelta(days=300), port
+        assert presented.issuer == ca_cert.subject
     assert platform.sql("SELECT pg_postmaster_start_time()::text") == [(started,)], "the server restarted"
     run = platform.run()
     assert run.rc == 0 and run.changed() == 0, "the run after the renewal changed something"

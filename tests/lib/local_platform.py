@@ -20,6 +20,8 @@ from lib.pgserver import free_port, pg_bindir
 BUILD = pathlib.Path(__file__).resolve().parents[2] / "build"
 # The airflow role's airflow_local_user: every Airflow process of the platform runs as it.
 AIRFLOW_USER = "airflow"
+# The test platform's PgBouncer pool: fewer server connections than Airflow's four components' pools.
+PGBOUNCER_POOL = 3
 
 
 def uid_of(pid):
@@ -97,9 +99,8 @@ def processes_under(root):
     return _process_tree(roots)
 
 
-def listening_sockets(pids):
-    """[(protocol, address, port, pid, command)] of every TCP socket listening and every UDP socket
-    bound (from /proc/net/tcp, tcp6, udp, udp6) that one of pids holds."""
+def _socket_owners(pids):
+    """{socket inode: pid} of the sockets the processes hold open."""
     owners = {}
     for pid in pids:
         try:
@@ -109,18 +110,47 @@ def listening_sockets(pids):
                     owners.setdefault(target[8:-1], pid)
         except OSError:
             continue
-    found = []
-    for protocol, listening in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
+    return owners
+
+
+def _socket_rows(protocols):
+    """(protocol, fields) of every line of /proc/net/<protocol>."""
+    for protocol in protocols:
         with open("/proc/net/" + protocol) as lines:
             for line in list(lines)[1:]:
-                fields = line.split()
-                address, _, hex_port = fields[1].rpartition(":")
-                if fields[3] == listening and fields[9] in owners:
-                    pid = owners[fields[9]]
-                    with open("/proc/%d/cmdline" % pid, "rb") as handle:
-                        command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                    found.append((protocol, address, int(hex_port, 16), pid, command[:160]))
+                yield protocol, line.split()
+
+
+def listening_sockets(pids):
+    """[(protocol, address, port, pid, command)] of every TCP socket listening and every UDP socket
+    bound (from /proc/net/tcp, tcp6, udp, udp6) that one of pids holds."""
+    owners = _socket_owners(pids)
+    listening = {"tcp": "0A", "tcp6": "0A", "udp": "07", "udp6": "07"}
+    found = []
+    for protocol, fields in _socket_rows(listening):
+        address, _, hex_port = fields[1].rpartition(":")
+        if fields[3] == listening[protocol] and fields[9] in owners:
+            pid = owners[fields[9]]
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            found.append((protocol, address, int(hex_port, 16), pid, command[:160]))
     return found
+
+
+def connected_ports(pids):
+    """[(remote port, pid)] of every established TCP connection one of pids holds."""
+    owners = _socket_owners(pids)
+    return [(int(fields[2].rpartition(":")[2], 16), owners[fields[9]])
+            for _, fields in _socket_rows(("tcp", "tcp6")) if fields[3] == "01" and fields[9] in owners]
+
+
+def program_pids(supervisord_conf, prefix):
+    """The pids of the supervisord programs whose names start with prefix, and of their children."""
+    listed = subprocess.run(["supervisorctl", "-c", str(supervisord_conf), "status"], capture_output=True,
+                            text=True).stdout.splitlines()
+    roots = [int(line.split("pid ")[1].split(",")[0]) for line in listed
+             if line.startswith(prefix) and "RUNNING" in line]
+    return _process_tree(roots)
 
 
 def not_on_loopback(sockets):
@@ -143,6 +173,7 @@ class LocalPlatform:
         self.monitoring_ports = {"prometheus": free_port(), "node_exporter": free_port(),
                                  "blackbox_exporter": free_port()}
         self.postgres_exporter_port = free_port()
+        self.pgbouncer_port = free_port()
         self.ansible = Ansible(tmp_path)
         # Airflow's database password as an inventory would set it, with the characters that broke
         # a database URL built with it ('@', '/', ':') and a shell's quotes: every test of the
@@ -164,7 +195,11 @@ class LocalPlatform:
                  "monitoring_local_ports": self.monitoring_ports,
                  "monitoring_postgres_exporter_port": self.postgres_exporter_port,
                  "monitoring_scrape_interval": "2s", "monitoring_evaluation_interval": "2s",
-                 "monitoring_alert_for": "2s", "postgres_airflow_password": self.airflow_db_password}
+                 "monitoring_alert_for": "2s", "postgres_airflow_password": self.airflow_db_password,
+                 # PgBouncer with a pool smaller than what Airflow's components may open, so that
+                 # test_pgbouncer_local.py sees it pool.
+                 "postgres_pgbouncer_port": self.pgbouncer_port,
+                 "postgres_pgbouncer_pool_size": PGBOUNCER_POOL}
         return self.ansible.playbook(playbook, "local", *args, vault=False,
                                      extra_vars=dict(fixed, **(extra_vars or {})),
                                      env={"EDP_LOCAL_ROOT": self.root}, **kwargs)
