@@ -67,7 +67,7 @@ bench: $(STAMP)  ## converge timings against the emulator beside kubectl (prints
 build: $(STAMP)  ## the collection tarball
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build .
 
-docs: $(STAMP)  ## regenerate the role README tables from the argument specs
+docs: $(STAMP)  ## regenerate the role README tables (argument specs; <role>_k8s_templates and the templates' headers)
 	$(PY) scripts/role_docs.py
 
 network-policy-docs: $(STAMP)  ## redraw docs/network-policy.svg from network-config-analyzer's analysis (graphviz)

@@ -446,16 +446,21 @@ def compare_row_counts(expected, actual):
 
 # -- database -----------------------------------------------------------------------------
 
-# Tables whose rows pg_dump writes: ordinary tables and partitions of the user schemas,
-# not the members of extensions (CREATE EXTENSION brings those back).
-USER_TABLES_SQL = """
-SELECT n.nspname, c.relname
+# The rows of every table whose data pg_dump writes - ordinary tables and partitions of the user
+# schemas, not the members of extensions (CREATE EXTENSION brings those back) - as (name, rows),
+# name ``schema.name``, counted with ``count(*) FROM ONLY``. One query (query_to_xml counts each
+# table), so that psql runs it as it is: this text is the one source of the counts of the
+# manifest, the restore check and the drill. pg_dump_verify runs it here; edp-backup.sh reads it
+# from edp-row-counts.sql beside itself, which the dr role writes from this text (lookup
+# edp.platform.pg_row_counts_sql). No trailing semicolon: the script uses it as a subquery.
+ROW_COUNTS_SQL = """SELECT n.nspname || '.' || c.relname AS name,
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I',
+                                                   n.nspname, c.relname), false, true, '')))[1]::text::bigint AS rows
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind = 'r'
    AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
- ORDER BY 1, 2
 """
 
 
@@ -483,14 +488,10 @@ def connect(params, dbname):
 
 
 def table_row_counts(cursor):
-    """{``schema.name``: rows} of every table whose data pg_dump writes (``count(*) FROM ONLY``)."""
-    cursor.execute(USER_TABLES_SQL)
-    counts = {}
-    for schema, name in cursor.fetchall():
-        table = sql.Identifier(schema, name)
-        cursor.execute(sql.SQL("SELECT count(*) FROM ONLY {}").format(table))
-        counts["%s.%s" % (schema, name)] = cursor.fetchone()[0]
-    return counts
+    """{``schema.name``: rows} of every table whose data pg_dump writes (:data:`ROW_COUNTS_SQL`,
+    the query edp-backup.sh runs for the manifest)."""
+    cursor.execute(ROW_COUNTS_SQL)
+    return {name: rows for name, rows in cursor.fetchall()}
 
 
 def database_row_counts(params, dbname):

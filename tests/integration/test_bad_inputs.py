@@ -278,7 +278,9 @@ def test_there_are_at_least_forty_cases_and_each_is_distinct():
 def test_missing_vaulted_password_names_the_vault_variable(ansible, emulator):
     run = ansible.playbook("site.yml", "dev", vault=False)
     assert run.rc != 0
-    assert "vault_edp_registry_password" in failure_messages(run)
+    for tenant in ("finance", "marketing"):
+        assert validate_errors(run, tenant) == [
+            "tenant_registry_password: 'vault_edp_registry_password' is undefined"], failure_messages(run)
     assert emulator.writes() == []
 
 
@@ -289,7 +291,8 @@ def test_one_bad_tenant_stops_every_tenant(ansible, emulator, tmp_path):
     (inventory / "host_vars" / "marketing.yml").write_text("---\ntenant_quota:\n  pods: many\n")
     run = ansible.playbook("site.yml", str(inventory))
     assert run.rc != 0
-    assert "marketing" in failure_messages(run) and "tenant_quota['pods']" in failure_messages(run)
+    assert validate_errors(run, "marketing") == [
+        "tenant_quota['pods']: 'many' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)"]
     assert emulator.writes() == [], "the good tenant was applied although another one is invalid"
 
 
@@ -318,7 +321,9 @@ def test_a_tenant_named_like_another_collides_through_the_default_namespace(ansi
     (inventory / "host_vars" / "marketing.yml").write_text("---\nedp_tenant: finance\n")
     run = ansible.playbook("site.yml", str(inventory))
     assert run.rc != 0
-    assert "tenants finance and marketing both resolve to the namespace finance-dev" in failure_messages(run)
+    [result] = run.task_results(COLLISIONS).values()
+    assert result["msg"] == ("tenants finance and marketing both resolve to the namespace finance-dev (edp_namespace): "
+                             "give each its own edp_namespace (it defaults to <edp_tenant>-<edp_environment>)")
     assert emulator.writes() == []
 
 
@@ -341,7 +346,7 @@ def test_deliberate_extra_variables_are_accepted(ansible_offline, tmp_path):
 def test_bad_local_root_fails_before_anything_is_created(ansible_offline, tmp_path):
     run = ansible_offline.playbook("site.yml", "local", extra_vars={"edp_local_root": "relative/dir"}, vault=False)
     assert run.rc != 0
-    assert "edp_local_root: 'relative/dir' is not an absolute path" in failure_messages(run)
+    assert validate_errors(run, "demo") == ["edp_local_root: 'relative/dir' is not an absolute path"]
     assert not (REPO / "relative").exists()
 
 

@@ -16,6 +16,8 @@ import yaml
 from conftest import REPO, failure_messages, register_openshift
 from lib import policy
 
+from ansible_collections.edp.platform.plugins.module_utils import pg_archive as pa
+
 NS = "finance-dev"
 SCRIPT = REPO / "roles" / "dr" / "files" / "edp-k8s-backup.sh"
 BACKUP_CRONJOBS = ["postgres-dump", "postgres-basebackup", "config-export"]
@@ -72,6 +74,8 @@ def test_site_converges_the_dr_objects_and_a_rerun_writes_nothing(ansible, emula
     for name in ("edp-backup.sh", "edp-k8s-backup.sh"):
         assert scripts[name] == (REPO / "roles" / "dr" / "files" / name).read_text(), \
             "ConfigMap dr-scripts does not hold %s as it is in files/" % name
+    # edp-backup.sh counts rows with pg_dump_verify's own query, mounted beside it.
+    assert scripts["edp-row-counts.sql"] == pa.ROW_COUNTS_SQL
     emulator.reset_requests()
     converge(ansible)
     assert emulator.writes() == [], "the rerun wrote: %s" % emulator.writes()
@@ -395,14 +399,34 @@ def test_restore_to_a_point_in_time_stops_postgres_and_mounts_its_data(ansible, 
     assert airflow_replicas(emulator) == {n: 1 for n in AIRFLOW}
 
 
-@pytest.mark.parametrize("target", ["yesterday", "2026-13-01T00:00:00Z", "2026-11-28 17:00", "2999-01-01T00:00:00Z"])
-def test_restore_refuses_a_bad_target_time_before_changing_anything(ansible, emulator, target):
+NOT_ISO = ("Give either restore_archive (a dump's name or path, or newest) or restore_target_time, not both; "
+           "restore_target_time must be a time in ISO 8601 with its zone, such as 2026-11-28T17:00:00Z or "
+           "2026-11-28T18:00:00+01:00 (got %s).")
+
+
+CHECK_INPUTS = "Check the restore's inputs before changing anything"
+REFUSE_TIME = "Refuse restore_target_time"
+
+
+@pytest.mark.parametrize("target,task,message", [
+    ("yesterday", CHECK_INPUTS, NOT_ISO % '"yesterday"'),
+    ("2026-11-28 17:00", CHECK_INPUTS, NOT_ISO % '"2026-11-28 17:00"'),
+    # ISO 8601 in form, no date (month 13): Python's own words, through Ansible's.
+    ("2026-13-01T00:00:00Z", REFUSE_TIME,
+     "restore_target_time 2026-13-01T00:00:00Z is refused: Task failed: The filter plugin "
+     "'ansible.builtin.to_datetime' failed: time data '2026-13-01T00:00:00+00:00' does not match format "
+     "'%Y-%m-%dT%H:%M:%S%z'"),
+    ("2999-01-01T00:00:00Z", REFUSE_TIME,
+     "restore_target_time 2999-01-01T00:00:00Z is refused: it is in the future: nothing to recover to yet"),
+])
+def test_restore_refuses_a_bad_target_time_before_changing_anything(ansible, emulator, target, task, message):
     converge(ansible)
     emulator.reset_requests()
     run = ansible.playbook("playbooks/restore.yml", "dev", "--limit", "finance",
                            extra_vars={"restore_target_time": target})
     assert run.rc != 0
-    assert "restore_target_time" in failure_messages(run), failure_messages(run)
+    result = run.task_results(task)["finance"]
+    assert result.get("failed") and result["msg"] == message, failure_messages(run)
     assert emulator.writes() == []
     assert airflow_replicas(emulator) == {n: 1 for n in AIRFLOW}
 

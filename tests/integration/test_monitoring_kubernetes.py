@@ -11,7 +11,7 @@ import pathlib
 import pytest
 import yaml
 
-from conftest import failure_messages, register_openshift
+from conftest import REPO, failure_messages, register_openshift
 from lib.emulator_http import request
 
 NS = "finance-dev"
@@ -130,7 +130,9 @@ def test_exporters_run_restricted(ansible, emulator):
 def test_dashboards_are_labelled_for_the_grafana_sidecar_and_read_the_tenant(ansible, emulator):
     converge(ansible)
     uids = set()
-    for name in ("overview", "airflow", "postgres", "spark"):
+    names = sorted(p.stem for p in (REPO / "roles" / "monitoring" / "files" / "dashboards").glob("*.json"))
+    assert names, "the monitoring role ships no dashboard"
+    for name in names:
         configmap = get(emulator, "v1", "ConfigMap", "edp-dashboard-" + name)
         assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
         board = json.loads(configmap["data"]["edp-%s.json" % name])
@@ -139,7 +141,7 @@ def test_dashboards_are_labelled_for_the_grafana_sidecar_and_read_the_tenant(ans
         assert constant == [{"name": "namespace", "type": "constant", "query": NS, "hide": 2}]
         uids.add(board["uid"])
         assert len(board["uid"]) <= 40
-    assert len(uids) == 4
+    assert len(uids) == len(names), "two dashboards share a uid"
 
 
 def test_openshift_gets_no_fixed_uid(ansible, emulator):

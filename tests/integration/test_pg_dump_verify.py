@@ -21,7 +21,7 @@ import psycopg2
 import pytest
 import yaml
 
-from conftest import BIN, Ansible
+from conftest import BIN, REPO, Ansible
 from lib.pgserver import PgServer
 
 from ansible_collections.edp.platform.plugins.module_utils import pg_archive as pa
@@ -423,3 +423,51 @@ def test_the_manifest_counts_the_rows_of_the_dump_while_the_database_is_written_
     pa.write_manifest(manifest, pa.manifest_path(path))
     result = verification(pg, path, []).run()
     assert not result["failed"], result["msg"]
+
+
+# -- the backup script counts with the same query -------------------------------------------
+
+def backup_script(pg, folder, with_query=True):
+    """edp-backup.sh installed as the dr role installs it (the query beside it), and its environment."""
+    scripts = folder / "scripts"
+    scripts.mkdir()
+    shutil.copy(REPO / "roles" / "dr" / "files" / "edp-backup.sh", scripts)
+    if with_query:
+        name = yaml.safe_load((REPO / "roles" / "dr" / "vars" / "main.yml").read_text())["dr_row_counts_file"]
+        (scripts / name).write_text(pa.ROW_COUNTS_SQL)
+    env = dict(pg.env, BACKUP_ROOT=str(folder / "backup"), PGDATABASE="airflow", DB_OWNER=pg.superuser,
+               PG_BINDIR=str(pg.bindir))
+    return lambda *args: subprocess.run(["bash", str(scripts / "edp-backup.sh"), *args], env=env,
+                                        capture_output=True, text=True, timeout=300)
+
+
+def test_the_backup_script_and_pg_dump_verify_count_the_same_rows(pg, tmp_path):
+    """The manifest edp-backup.sh writes counts with pg_dump_verify's query: on the same database
+    both give the same rows, the script's drill finds its own dump intact, and pg_dump_verify
+    proves the script's dump with them."""
+    script = backup_script(pg, tmp_path)
+    proc = script("dump")
+    assert proc.returncode == 0, proc.stderr
+    [manifest_file] = (tmp_path / "backup" / "dumps").glob("*.manifest.json")
+    conn = psycopg2.connect(pg.dsn("airflow"))
+    try:
+        with conn.cursor() as cursor:
+            counted = pa.table_row_counts(cursor)
+    finally:
+        conn.close()
+    assert json.loads(manifest_file.read_text())["tables"] == counted == ROWS
+    proc = script("drill")
+    assert proc.returncode == 0, proc.stderr
+    result = verification(pg, str(manifest_file)[:-len(pa.manifest_path(""))], []).run()
+    assert not result["failed"], result["msg"]
+    assert result["row_counts"] == ROWS
+
+
+def test_the_backup_script_refuses_to_count_without_the_shared_query(pg, tmp_path):
+    proc = backup_script(pg, tmp_path, with_query=False)("dump")
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.split(" ", 1)[1] == (
+        "edp-backup: error: %s is missing: the dr role installs it beside edp-backup.sh (run site.yml)"
+        % (tmp_path / "scripts" / "edp-row-counts.sql"))
+    assert not (tmp_path / "backup").exists()

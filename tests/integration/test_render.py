@@ -10,6 +10,7 @@ import yaml
 
 from conftest import BIN, ENVIRONMENTS, failure_messages
 from lib import policy
+from lib.template_objects import render_by_template
 
 KUBE_VERSIONS = ["1.31.0", "1.37.0"]
 # Custom resources: kubernetes-validate only warns on them; they are checked against the
@@ -50,103 +51,64 @@ def rendered(tmp_path_factory):
     return result
 
 
+@pytest.fixture(scope="module")
+def by_template(tmp_path_factory):
+    """What each listed template renders on its own, for every tenant of every inventory:
+    {(env, flavour): {tenant: {role: {template: [{"file", "secret"}]}}}} (lib/template_objects.py)."""
+    from conftest import Ansible
+
+    ansible = Ansible(tmp_path_factory.mktemp("by-template-ansible"))
+    return {(env, flavour): render_by_template(ansible, tmp_path_factory.mktemp("by-template"), env,
+                                               edp_flavour=flavour)
+            for env, flavour in FLAVOURS}
+
+
+def expected_files(roles, secret):
+    """The file names render mode writes for a tenant's objects (Secrets, or the others), and the
+    folder's kustomization."""
+    return sorted([o["file"] for templates in roles.values() for objects in templates.values()
+                   for o in objects if o["secret"] is secret] + ["kustomization.yaml"])
+
+
 @pytest.mark.parametrize("env,flavour", FLAVOURS)
-def test_every_tenant_of_every_inventory_is_rendered(rendered, env, flavour):
+def test_every_tenant_of_every_inventory_is_rendered(rendered, by_template, env, flavour):
+    """Each tenant's folders hold exactly what its roles' templates render (site.yml's roles,
+    each template of <role>_k8s_templates rendered on its own): nothing missing, nothing more,
+    Secrets apart from the manifests."""
     root = rendered[(env, flavour)] / env
+    expected = by_template[(env, flavour)]
     for part in ("manifests", "secrets"):
-        assert sorted(p.name for p in (root / part).iterdir()) == ["finance", "marketing"], part
-    for tenant in ("finance", "marketing"):
-        files = sorted(p.name for p in (root / "manifests" / tenant).iterdir())
-        assert files == [
-            "01-namespace-%s-%s.yaml" % (tenant, env),
-            "02-resourcequota-%s-quota.yaml" % tenant,
-            "03-limitrange-%s-limits.yaml" % tenant,
-            "04-serviceaccount-airflow-api-server.yaml",
-            "04-serviceaccount-airflow-scheduler.yaml",
-            "04-serviceaccount-airflow-worker.yaml",
-            "04-serviceaccount-airflow.yaml",
-            "04-serviceaccount-edp-dr.yaml",
-            "04-serviceaccount-spark-driver.yaml",
-            "04-serviceaccount-spark-executor.yaml",
-            "06-configmap-airflow-config.yaml",
-            "06-configmap-dr-scripts.yaml",
-            "06-configmap-edp-dashboard-airflow.yaml",
-            "06-configmap-edp-dashboard-overview.yaml",
-            "06-configmap-edp-dashboard-postgres.yaml",
-            "06-configmap-edp-dashboard-spark.yaml",
-            "06-configmap-postgres-config.yaml",
-            "06-configmap-postgres-exporter-queries.yaml",
-            "06-configmap-spark-defaults.yaml",
-            "06-configmap-spark-example.yaml",
-            "06-configmap-statsd-exporter-mapping.yaml",
-            "09-role-airflow-scheduler.yaml",
-            "09-role-airflow-worker.yaml",
-            "09-role-edp-dr.yaml",
-            "09-role-spark-driver.yaml",
-            "09-role-spark-executor.yaml",
-            "10-rolebinding-airflow-scheduler.yaml",
-            "10-rolebinding-airflow-worker.yaml",
-            "10-rolebinding-edp-dr.yaml",
-            "10-rolebinding-spark-driver.yaml",
-            "10-rolebinding-spark-executor.yaml",
-            "11-persistentvolumeclaim-airflow-dags.yaml",
-            "11-persistentvolumeclaim-airflow-logs.yaml",
-            "11-persistentvolumeclaim-postgres-backup.yaml",
-            "11-persistentvolumeclaim-postgres-data.yaml",
-            "11-persistentvolumeclaim-spark-event-logs.yaml",
-            "11-persistentvolumeclaim-spark-example-data.yaml",
-            "12-service-airflow-api-server.yaml",
-            "12-service-airflow-statsd.yaml",
-            "12-service-postgres-exporter.yaml",
-            "12-service-postgres-headless.yaml",
-            "12-service-postgres.yaml",
-            "12-service-spark-history-server.yaml",
-            "13-networkpolicy-airflow-api-server.yaml",
-            "13-networkpolicy-airflow-dag-processor.yaml",
-            "13-networkpolicy-airflow-jobs.yaml",
-            "13-networkpolicy-airflow-scheduler.yaml",
-            "13-networkpolicy-airflow-triggerer.yaml",
-            "13-networkpolicy-airflow-worker.yaml",
-            "13-networkpolicy-allow-dns.yaml",
-            "13-networkpolicy-default-deny.yaml",
-            "13-networkpolicy-dr-database-jobs.yaml",
-            "13-networkpolicy-dr-kube-api-jobs.yaml",
-            "13-networkpolicy-postgres-bootstrap.yaml",
-            "13-networkpolicy-postgres-exporter.yaml",
-            "13-networkpolicy-postgres.yaml",
-            "13-networkpolicy-spark-driver.yaml",
-            "13-networkpolicy-spark-executor.yaml",
-            "13-networkpolicy-spark-history-server.yaml",
-            "13-networkpolicy-statsd-exporter.yaml",
-            "16-statefulset-postgres.yaml",
-            "17-deployment-airflow-api-server.yaml",
-            "17-deployment-airflow-dag-processor.yaml",
-            "17-deployment-airflow-scheduler.yaml",
-            "17-deployment-airflow-triggerer.yaml",
-            "17-deployment-postgres-exporter.yaml",
-            "17-deployment-spark-history-server.yaml",
-            "17-deployment-statsd-exporter.yaml",
-            "18-job-airflow-admin.yaml",
-            "18-job-airflow-migrate.yaml",
-            "18-job-postgres-bootstrap.yaml",
-            "19-cronjob-config-export.yaml",
-            "19-cronjob-postgres-basebackup.yaml",
-            "19-cronjob-postgres-dump.yaml",
-        ] + ([
-            "21-route-airflow.yaml", "21-route-spark-history-server.yaml",
-        ] if flavour == "openshift" else [
-            "20-ingress-airflow.yaml", "20-ingress-spark-history-server.yaml",
-        ]) + [
-            "22-servicemonitor-edp-exporters.yaml",
-            "23-podmonitor-spark-drivers.yaml",
-            "24-prometheusrule-edp-alerts.yaml",
-            "25-sparkapplication-spark-smoke-test.yaml",
-            "kustomization.yaml",
-        ], tenant
-        secrets = sorted(p.name for p in (root / "secrets" / tenant).iterdir())
-        assert secrets == ["05-secret-airflow-secrets.yaml", "05-secret-edp-registry.yaml",
-                           "05-secret-postgres-credentials.yaml", "05-secret-postgres-tls.yaml",
-                           "kustomization.yaml"], tenant
+        assert sorted(p.name for p in (root / part).iterdir()) == sorted(expected), part
+    for tenant, roles in expected.items():
+        for part, secret in (("manifests", False), ("secrets", True)):
+            files = sorted(p.name for p in (root / part / tenant).iterdir())
+            assert files == expected_files(roles, secret), (tenant, part)
+
+
+# The switches of the objects that no inventory renders (features off by default). With them on,
+# every listed template must render an object: one that renders nothing whatever the inventory
+# says is dead, or its switch belongs here.
+FEATURES_ON = {
+    "network_policy_istio": True,
+    "dr_snapshot_class": "csi-snapclass",
+    "postgres_tls_issuer": {"kind": "ClusterIssuer", "name": "platform-ca"},
+    "airflow_worker_spark_operator": True,
+    "airflow_config": {"AIRFLOW__SECRETS__BACKEND":
+                       "airflow.providers.cncf.kubernetes.secrets.kubernetes_secrets_backend.KubernetesSecretsBackend"},
+}
+
+
+def test_every_listed_template_renders_an_object(by_template, tmp_path_factory):
+    from conftest import Ansible
+
+    features = render_by_template(Ansible(tmp_path_factory.mktemp("features-ansible")),
+                                  tmp_path_factory.mktemp("features"), "dev", edp_flavour="kubernetes",
+                                  **FEATURES_ON)
+    renders = [tenant for render in list(by_template.values()) + [features] for tenant in render.values()]
+    silent = sorted("%s/templates/%s" % (role, template)
+                    for role, templates in renders[0].items() for template in templates
+                    if not any(tenant[role][template] for tenant in renders))
+    assert silent == [], "these templates render nothing in any inventory, flavour or with FEATURES_ON"
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)

@@ -85,9 +85,37 @@ def test_role_variables_carry_the_role_prefix(role):
         assert name.startswith(role + "_"), "%s declares %s, outside its prefix" % (role, name)
 
 
-def test_role_readmes_are_generated_from_the_argument_specs():
+def test_role_readmes_are_generated_from_the_argument_specs_and_template_lists():
+    """Each README's variable table is its argument spec's, its object table the templates of
+    <role>_k8s_templates with their headers (scripts/role_docs.py; `make docs` rewrites them)."""
     proc = run(BIN / "python", "scripts/role_docs.py", "--check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _role_docs():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("role_docs", REPO / "scripts" / "role_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_object_table_names_a_template_without_header_and_a_header_not_listed(tmp_path):
+    role_docs = _role_docs()
+    role = tmp_path / "demo"
+    (role / "vars").mkdir(parents=True)
+    (role / "templates").mkdir()
+    (role / "vars" / "main.yml").write_text("demo_k8s_templates: [a-configmap.yaml.j2, b-secret.yaml.j2]\n")
+    (role / "templates" / "a-configmap.yaml.j2").write_text(
+        "{#- Object: ConfigMap `a`\n    What for: settings | read by\n    every pod. -#}\nkind: ConfigMap\n")
+    (role / "templates" / "b-secret.yaml.j2").write_text("kind: Secret\n")
+    (role / "templates" / "c-service.yaml.j2").write_text("{#- Object: Service `c` What for: nothing. -#}\n")
+    rows, problems = role_docs.object_rows(role)
+    assert rows == ["| ConfigMap `a` | `a-configmap.yaml.j2` | settings \\| read by every pod. |"]
+    assert problems == [
+        "%s has no header: start it with {#- Object: Kind `name` What for: ... -#}" % (role / "templates" / "b-secret.yaml.j2"),
+        "%s has an object header but is not in demo_k8s_templates (vars/main.yml)" % (role / "templates" / "c-service.yaml.j2")]
 
 
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
@@ -106,8 +134,12 @@ def _filters():
 FILTERS = _filters()
 
 
+LOOKUPS = sorted(p.stem for p in (REPO / "plugins" / "lookup").glob("*.py") if p.stem != "__init__")
+
+
 @pytest.mark.parametrize("plugin_type,name", [("module", "edp.platform." + m) for m in MODULES]
-                         + [("filter", "edp.platform." + f) for f in FILTERS])
+                         + [("filter", "edp.platform." + f) for f in FILTERS]
+                         + [("lookup", "edp.platform." + name) for name in LOOKUPS])
 def test_plugin_documentation_renders(plugin_type, name):
     proc = run(BIN / "ansible-doc", "-t", plugin_type, name)
     assert proc.returncode == 0, proc.stderr
@@ -126,6 +158,38 @@ def test_module_documentation_matches_the_argument_spec(name):
     else:  # an action plugin: its spec lives beside its code
         spec = importlib.import_module("ansible_collections.edp.platform.plugins.action." + name).ARGUMENT_SPEC
     assert option_mismatches(module, spec) == []
+
+
+# What the collection runs (tests, bench/ and the lint of awx/ take their collections from
+# requirements-test.txt's ansible package and build/test-collections, never from galaxy.yml).
+RUNTIME_FILES = ["site.yml", "playbooks", "roles", "plugins", "meta"]
+
+
+def _runtime_text():
+    texts = []
+    for name in RUNTIME_FILES:
+        path = REPO / name
+        for item in [path] if path.is_file() else sorted(path.rglob("*")):
+            if item.is_file() and item.suffix in (".yml", ".yaml", ".j2", ".py", ".sh"):
+                texts.append(item.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
+def test_every_declared_collection_is_used():
+    """A dependency in galaxy.yml is installed with the collection and into the execution
+    environment: one that nothing of the collection calls by its FQCN is dead weight."""
+    declared = yaml.safe_load((REPO / "galaxy.yml").read_text())["dependencies"]
+    text = _runtime_text()
+    unused = [name for name in sorted(declared) if name + "." not in text]
+    assert unused == [], "declared in galaxy.yml, used by nothing the collection runs: %s" % unused
+
+
+def test_requirements_yml_lists_the_galaxy_dependencies():
+    """requirements.yml (users installing from Galaxy, and the execution environment) and
+    galaxy.yml name the same collections with the same version ranges."""
+    declared = yaml.safe_load((REPO / "galaxy.yml").read_text())["dependencies"]
+    listed = yaml.safe_load((REPO / "requirements.yml").read_text())["collections"]
+    assert {c["name"]: c["version"] for c in listed} == declared
 
 
 def test_changelog_fragments_are_valid():

@@ -105,18 +105,12 @@ lock() {
   fi
 }
 
-# The rows of every table whose data pg_dump writes (ordinary tables and partitions of the
-# user schemas, not extension members), as name/rows pairs: the query of the manifest, the
-# restore check and the drill. It must select what pg_archive.USER_TABLES_SQL selects.
-COUNTS_SQL="
-SELECT n.nspname || '.' || c.relname AS name,
-       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I',
-                                                   n.nspname, c.relname), false, true, '')))[1]::text::bigint AS rows
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r'
-   AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-   AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
+# The rows of every table whose data pg_dump writes, as name/rows pairs: the query of the
+# manifest, the restore check and the drill. It is pg_dump_verify's own (pg_archive.py's
+# ROW_COUNTS_SQL), which the dr role installs beside this script, so that both count alike.
+ROW_COUNTS_FILE="$(dirname "${BASH_SOURCE[0]}")/edp-row-counts.sql"
+[ -r "$ROW_COUNTS_FILE" ] || die "$ROW_COUNTS_FILE is missing: the dr role installs it beside edp-backup.sh (run site.yml)"
+COUNTS_SQL=$(<"$ROW_COUNTS_FILE")
 
 # The tables whose rows differ between a manifest (psql variable manifest) and the database
 # connected to, one phrase each, then a last line "<tables> <rows>" of the database.
