@@ -83,6 +83,11 @@ class RealCluster:
 
     requests = writes = reset_requests = get_object = _no_log
 
+    def _no_control(self, *_):
+        pytest.skip("a real cluster's workloads cannot be held unready or made to fail on demand")
+
+    hold_workloads = release_workloads = fail_jobs = _no_control
+
 
 def _crds():
     from kube_emulator.emulator import load_crds

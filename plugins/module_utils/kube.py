@@ -26,6 +26,7 @@ import os
 import ssl
 import subprocess
 import tempfile
+import threading
 import urllib.parse
 
 try:
@@ -187,15 +188,21 @@ def run_exec_plugin(spec):
 
 
 class KubeClient:
-    """JSON over one keep-alive HTTP(S) connection, plus cached API discovery."""
+    """JSON over keep-alive HTTP(S) connections, plus cached API discovery.
+
+    Safe to share between threads: each thread gets its own connection (http.client's are
+    not thread-safe), so independent reads can be sent in parallel when the API server is far.
+    """
 
     def __init__(self, config, timeout=30, user_agent="edp.platform"):
         self.config = config
         self.timeout = timeout
         self.user_agent = user_agent
         self.stats = {"reads": 0, "writes": 0}
-        self.last_status = None
-        self._conn = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._conns = []
+        self._ssl = None
         self._tmpfiles = []
         self._group_versions = {}
         url = urllib.parse.urlsplit(config.server)
@@ -236,22 +243,39 @@ class KubeClient:
         return ctx
 
     def _connection(self):
-        if self._conn is None:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
             if self._scheme == "https":
-                ctx = self._ssl_context()
-                self._conn = http.client.HTTPSConnection(
-                    self._host, self._port or 443, timeout=self.timeout, context=ctx)
+                with self._lock:
+                    if self._ssl is None:
+                        self._ssl = self._ssl_context()
+                conn = http.client.HTTPSConnection(
+                    self._host, self._port or 443, timeout=self.timeout, context=self._ssl)
                 if self.config.tls_server_name:
-                    self._conn.server_hostname = self.config.tls_server_name
+                    conn.server_hostname = self.config.tls_server_name
             else:
-                self._conn = http.client.HTTPConnection(
-                    self._host, self._port or 80, timeout=self.timeout)
-        return self._conn
+                conn = http.client.HTTPConnection(self._host, self._port or 80, timeout=self.timeout)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _drop_connection(self):
+        """Forget this thread's connection (the server closed it, or it failed)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            with self._lock:
+                self._conns = [c for c in self._conns if c is not conn]
 
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
         for name in self._tmpfiles:
             try:
                 os.unlink(name)
@@ -261,6 +285,11 @@ class KubeClient:
 
     def request(self, method, path, query=None, body=None, content_type="application/json"):
         """Send one request and return the decoded JSON answer; raise KubeApiError on >= 400."""
+        return self.send(method, path, query, body, content_type)[1]
+
+    def send(self, method, path, query=None, body=None, content_type="application/json"):
+        """``(status, decoded JSON answer)`` of one request (the status tells 201 Created from
+        200 OK); raise KubeApiError on >= 400."""
         url = self._prefix + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -275,7 +304,8 @@ class KubeClient:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = content_type
         dry_run = bool(query and query.get("dryRun"))
-        self.stats["writes" if method != "GET" and not dry_run else "reads"] += 1
+        with self._lock:
+            self.stats["writes" if method != "GET" and not dry_run else "reads"] += 1
         for attempt in (1, 2):
             conn = self._connection()
             try:
@@ -285,15 +315,14 @@ class KubeClient:
                 break
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 # A keep-alive connection the server closed meanwhile: reconnect once.
-                self.close()
+                self._drop_connection()
                 if attempt == 2:
                     raise KubeApiError(0, "ConnectionError", "cannot reach %s: %s"
                                        % (self.config.server, exc))
             except (OSError, http.client.HTTPException) as exc:
-                self.close()
+                self._drop_connection()
                 raise KubeApiError(0, "ConnectionError", "cannot reach %s: %s"
                                    % (self.config.server, exc))
-        self.last_status = resp.status
         try:
             decoded = json.loads(data) if data else {}
         except ValueError:
@@ -301,11 +330,13 @@ class KubeClient:
         if resp.status >= 400:
             message = decoded.get("message") if isinstance(decoded, dict) else None
             raise KubeApiError(resp.status, resp.reason, message or resp.reason, decoded)
-        return decoded
+        return resp.status, decoded
 
     # -- discovery -------------------------------------------------------------------
     def resources(self, api_version):
-        """``{kind: {"name": plural, "namespaced": bool}}`` for one group/version, or {}."""
+        """``{kind: {"name": plural, "namespaced": bool}}`` for one group/version, or {}.
+
+        Read once per group/version; two threads asking at once may both read it (harmless)."""
         if api_version not in self._group_versions:
             path = "/api/v1" if api_version == "v1" else "/apis/" + api_version
             try:

@@ -144,7 +144,9 @@ options:
     default: edp-platform
   wait:
     description:
-      - Wait until Deployments and StatefulSets are ready and Jobs complete.
+      - Wait until Deployments and StatefulSets are ready and Jobs complete, asking every second.
+      - A Job that fails stops the wait at once, and the task fails naming it with the Job's reason.
+        When O(wait_timeout) runs out, the task fails naming the first workload not ready and its progress.
     type: bool
     default: false
   wait_timeout:

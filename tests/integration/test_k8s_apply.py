@@ -1,6 +1,8 @@
 """Behaviours of the k8s_apply action that site.yml does not exercise on its own."""
 
 import json
+import threading
+import time
 
 from conftest import failure_messages
 
@@ -39,6 +41,68 @@ def test_wait_gives_up_naming_the_workload_that_is_not_ready(ansible, emulator, 
                  wait=True, wait_timeout=2)
     assert result.rc != 0
     assert "StatefulSet probe/db is not ready after 2 s" in failure_messages(result)
+
+
+def deployment():
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "probe"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+
+
+def job():
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "probe"},
+            "spec": {"backoffLimit": 1, "template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "migrate", "image": "busybox:1.36"}]}}}}
+
+
+DEPLOYMENT = "/apis/apps/v1/namespaces/probe/deployments/web"
+
+
+def polls(emulator, path):
+    return [r for r in emulator.requests() if r["method"] == "GET" and r["path"] == path]
+
+
+def test_wait_keeps_polling_until_the_workload_is_ready(ansible, emulator, tmp_path):
+    """The run cannot end while the Deployment is held unready: it is still running after the
+    wait has polled twice, and ends (successfully) only once the emulator releases it."""
+    emulator.hold_workloads()  # until released
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(
+        run=run(ansible, tmp_path, [NS, deployment()], wait=True, wait_timeout=300)))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 120  # a safety net for a broken wait, not a measurement
+        while len(polls(emulator, DEPLOYMENT)) < 2 and runner.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert runner.is_alive(), "the run ended while the Deployment was not ready: %s" % (
+            failure_messages(outcome["run"]) if "run" in outcome else "no result")
+        assert len(polls(emulator, DEPLOYMENT)) >= 2, "the wait did not poll the Deployment twice in 120 s"
+    finally:
+        emulator.release_workloads()
+        runner.join(timeout=600)
+    assert outcome["run"].rc == 0, failure_messages(outcome["run"])
+    [apply] = outcome["run"].task_results("apply").values()
+    assert apply["counts"] == {"created": 2}
+
+
+def test_wait_gives_up_naming_a_deployment_held_unready(ansible, emulator, tmp_path):
+    emulator.hold_workloads()
+    result = run(ansible, tmp_path, [NS, deployment()], wait=True, wait_timeout=2)
+    assert result.rc != 0
+    assert "Deployment probe/web is not ready after 2 s (0 of 1 ready)" in failure_messages(result)
+    [apply] = result.task_results("apply").values()
+    assert [(o["kind"], o["action"]) for o in apply["objects"]] == [("Namespace", "created"),
+                                                                    ("Deployment", "created")]
+
+
+def test_a_failed_job_fails_the_run_saying_why(ansible, emulator, tmp_path):
+    emulator.fail_jobs()
+    result = run(ansible, tmp_path, [NS, job()], wait=True, wait_timeout=300)
+    assert result.rc != 0
+    assert ("Job probe/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
+            in failure_messages(result))
+    assert len(polls(emulator, "/apis/batch/v1/namespaces/probe/jobs/migrate")) == 1  # no waiting on it
 
 
 def test_a_custom_resource_without_its_crd_is_skipped_not_failed(ansible, emulator, tmp_path):

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
 import threading
 
 from . import Emulator
+
+
+def _seconds(value: str) -> float:
+    """A number of seconds, or ``forever``."""
+    if value == "forever":
+        return math.inf
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number of seconds nor 'forever': %r" % value) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,12 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--request-log", help="append one JSON line per request to this file")
     parser.add_argument("--namespace-deletion-delay", type=float, default=0.5,
                         help="seconds a deleted namespace stays Terminating (0: removed at once)")
+    parser.add_argument("--hold-workloads", type=_seconds, default=0, metavar="SECONDS",
+                        help="keep Deployments, StatefulSets and Jobs unready for SECONDS after each spec "
+                             "change ('forever': until the emulator stops; default 0: ready at once)")
+    parser.add_argument("--fail-jobs", action="store_true", help="Jobs fail (BackoffLimitExceeded)")
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="delay every API request by this many milliseconds (a cluster elsewhere)")
     args = parser.parse_args(argv)
 
     try:
         emulator = Emulator(kube_version=args.kube_version, crd_dirs=args.crd_dir, host=args.host,
                             port=args.port, request_log=args.request_log,
-                            namespace_deletion_delay=args.namespace_deletion_delay)
+                            namespace_deletion_delay=args.namespace_deletion_delay,
+                            hold_workloads=args.hold_workloads, fail_jobs=args.fail_jobs,
+                            latency_ms=args.latency_ms)
     except ValueError as exc:
         parser.error(str(exc))
     emulator.start()

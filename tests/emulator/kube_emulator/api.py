@@ -142,7 +142,7 @@ def decode_body(body: bytes, content_type: str) -> tuple[Any, list[str]]:
 
 class Api:
     def __init__(self, registry: Registry, store: Store, builtin: BuiltinSchemas,
-                 namespace_deletion_delay: float = 0.5):
+                 namespace_deletion_delay: float = 0.5, workloads: controllers.Workloads | None = None):
         self.registry = registry
         self.store = store
         self.builtin = builtin
@@ -152,6 +152,10 @@ class Api:
         self.namespace_deletion_delay = namespace_deletion_delay
         self._timers: list[threading.Timer] = []
         self._crd_schemas: dict[tuple[str | None, str], tuple[dict | None, KindSchema]] = {}
+        # Workloads held unready (controllers.Workloads) and the ones stored held, whose status
+        # changes by itself when their time is up (refresh_workloads).
+        self.workloads = workloads or controllers.Workloads()
+        self._held: dict[tuple[Any, str, str], ResourceType] = {}
 
     # -- schema lookup ------------------------------------------------------------
 
@@ -172,6 +176,7 @@ class Api:
     # -- dispatch -----------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
+        self.refresh_workloads()
         self._check_query(req)
         sub = req.subresource
         if sub in ("log", "exec"):
@@ -207,6 +212,27 @@ class Api:
         if fv not in (None, "", "Strict", "Warn", "Ignore"):
             raise errors.bad_request(f"fieldValidation: invalid fieldValidation directive {fv!r}, "
                                      f"must be one of Ignore, Warn or Strict")
+
+    def refresh_workloads(self) -> None:
+        """Held workloads whose time is up (or that were released) get the status of a ready
+        one, as their controller would write it: stored with a new resourceVersion."""
+        if not self._held:
+            return
+        with self.store.lock:
+            for key, rtype in list(self._held.items()):
+                obj = self.store.get(*key)
+                if obj is None:
+                    del self._held[key]
+                    continue
+                before = obj.get("status")
+                state = controllers.reconcile_status(rtype.group, rtype.kind, obj, before, self.workloads)
+                if state == controllers.HELD:
+                    continue
+                del self._held[key]
+                if obj.get("status") == before:
+                    continue
+                obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
+                self.store.put(rtype.store_key, obj, "MODIFIED")
 
     # -- reads --------------------------------------------------------------------
 
@@ -497,7 +523,7 @@ class Api:
         elif _spec_part(new) != _spec_part(old):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         if not on_status:
-            controllers.reconcile_status(rtype.group, rtype.kind, new, (old or {}).get("status"))
+            controllers.reconcile_status(rtype.group, rtype.kind, new, (old or {}).get("status"), self.workloads)
         if track_manager and not on_status:
             schema = self.schema_for(rtype)
             node = schema.root if schema else ANY
@@ -546,6 +572,8 @@ class Api:
             return Response(201 if created else 200, self._present(new, rtype), warnings)
         new["metadata"]["resourceVersion"] = str(self.store.next_rv())
         stored = self.store.put(rtype.store_key, new, "ADDED" if old is None else "MODIFIED")
+        if rtype.kind in controllers.WORKLOAD_KINDS and self.workloads.state(rtype.kind, new) == controllers.HELD:
+            self._held[(rtype.store_key, new["metadata"].get("namespace") or "", new["metadata"]["name"])] = rtype
         if rtype.store_key == CRDS:
             self.registry.register_crd(stored)
         return Response(201 if created else 200, self._present(stored, rtype), warnings)

@@ -12,6 +12,14 @@ An object annotated ``emulator.edp.platform/ready: "false"`` is reported as
 stuck instead (no ready replicas, Job still active, Pod not ready), so tests
 can exercise wait timeouts.
 
+:class:`Workloads` holds Deployments, StatefulSets and Jobs unready for a
+while after each change of their spec (pods slow to start), or until
+released, and can make Jobs fail (``BackoffLimitExceeded``): what a wait must
+be seen to wait for, and to give up on. A held workload's status changes by
+itself once its time is up, as a controller's update would (a new
+``resourceVersion`` and a watch event; it is no request, so the request log
+has no entry for it).
+
 A StatefulSet whose pod template the server would refuse as a Pod (the API
 server does not validate a StatefulSet's pod spec, only the Pods its
 controller then fails to create) reports no replicas at all, like a real
@@ -25,12 +33,58 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import threading
+import time
 from typing import Any, Callable
 
 from . import rules
 from .apply import now
 
 NOT_READY_ANNOTATION = "emulator.edp.platform/ready"
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "Job"})
+READY, HELD, FAILED = "ready", "held", "failed"
+JOB_FAILURE = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+
+
+class Workloads:
+    """How long workloads take to become ready, and whether Jobs fail.
+
+    ``hold`` seconds after each change of a workload's spec (its ``generation``) it is
+    reported unready; ``math.inf`` holds it until :meth:`release`; 0 (the default) makes it
+    ready at once. ``fail_jobs`` makes every Job fail instead of completing. ``clock`` is
+    injectable so tests can move time on without waiting.
+    """
+
+    def __init__(self, hold: float = 0, fail_jobs: bool = False, kinds=WORKLOAD_KINDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.hold = hold
+        self.fail_jobs = fail_jobs
+        self.kinds = frozenset(kinds)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._since: dict[tuple[str, str, str], tuple[int, float]] = {}
+
+    def release(self) -> None:
+        """Every held workload ready from now on (and those written later at once)."""
+        self.hold = 0
+
+    def state(self, kind: str, obj: dict) -> str:
+        """READY, HELD or FAILED for a workload as written now."""
+        if kind == "Job" and self.fail_jobs:
+            return FAILED
+        if kind not in self.kinds or not self.hold:
+            return READY
+        meta = obj["metadata"]
+        key = (kind, meta.get("namespace") or "", meta["name"])
+        generation = meta.get("generation", 1)
+        with self._lock:
+            since = self._since.get(key)
+            if since is None or since[0] != generation:
+                since = self._since[key] = (generation, self._clock())
+        if math.isinf(self.hold) or self._clock() - since[1] < self.hold:
+            return HELD
+        return READY
 
 
 def is_ready(obj: dict) -> bool:
@@ -70,11 +124,11 @@ def _meta_generation(obj: dict) -> int:
     return obj["metadata"].get("generation", 1)
 
 
-def _deployment(obj: dict, old: dict) -> dict:
+def _deployment(obj: dict, old: dict, state: str = READY) -> dict:
     replicas = (obj.get("spec") or {}).get("replicas", 1)
     gen = _meta_generation(obj)
     name = obj["metadata"]["name"]
-    if is_ready(obj):
+    if is_ready(obj) and state == READY:
         status = _prune_zero({"observedGeneration": gen, "replicas": replicas, "updatedReplicas": replicas,
                               "readyReplicas": replicas, "availableReplicas": replicas})
         status["conditions"] = _conditions(old, [
@@ -98,11 +152,11 @@ def pods_cannot_be_created(obj: dict) -> bool:
     return bool(rules.pod_spec_errors(template_spec, "spec"))
 
 
-def _statefulset(obj: dict, old: dict) -> dict:
+def _statefulset(obj: dict, old: dict, state: str = READY) -> dict:
     replicas = (obj.get("spec") or {}).get("replicas", 1)
     if pods_cannot_be_created(obj):
         replicas = 0  # every "create Pod" of the controller fails
-    ready = replicas if is_ready(obj) else 0
+    ready = replicas if is_ready(obj) and state == READY else 0
     revision = _revision(obj)
     status = {"observedGeneration": _meta_generation(obj), "replicas": replicas,
               "currentReplicas": replicas, "updatedReplicas": replicas,
@@ -126,9 +180,15 @@ def _replicaset(obj: dict, old: dict) -> dict:
                         "fullyLabeledReplicas": replicas, "readyReplicas": ready, "availableReplicas": ready})
 
 
-def _job(obj: dict, old: dict) -> dict:
+def _job(obj: dict, old: dict, state: str = READY) -> dict:
     started = (old or {}).get("startTime") or now()
-    if not is_ready(obj):
+    if state == FAILED:
+        tries = ((obj.get("spec") or {}).get("backoffLimit", 6)) + 1
+        return {"startTime": started, "failed": tries, "ready": 0, "terminating": 0,
+                "uncountedTerminatedPods": {},
+                "conditions": _conditions(old, [("FailureTarget", "True") + JOB_FAILURE,
+                                                ("Failed", "True") + JOB_FAILURE])}
+    if not is_ready(obj) or state == HELD:
         return {"startTime": started, "active": 1, "ready": 0, "terminating": 0,
                 "uncountedTerminatedPods": {}}
     completions = (obj.get("spec") or {}).get("completions") or 1
@@ -205,8 +265,15 @@ STATUS: dict[tuple[str, str], Callable[[dict, dict], dict]] = {
 }
 
 
-def reconcile_status(group: str, kind: str, obj: dict, old_status: dict | None) -> None:
-    """Set ``obj['status']`` to what the kind's controller would report."""
+def reconcile_status(group: str, kind: str, obj: dict, old_status: dict | None,
+                     workloads: Workloads | None = None) -> str:
+    """Set ``obj['status']`` to what the kind's controller would report; returns the
+    workload's state (READY for every other kind)."""
     fill = STATUS.get((group, kind))
-    if fill is not None:
+    state = READY
+    if fill is not None and workloads is not None and kind in WORKLOAD_KINDS and group in ("apps", "batch"):
+        state = workloads.state(kind, obj)
+        obj["status"] = fill(obj, old_status or {}, state)
+    elif fill is not None:
         obj["status"] = fill(obj, old_status or {})
+    return state

@@ -10,6 +10,12 @@ Usage::
 Like a fresh cluster it starts with the ``default``, ``kube-system``,
 ``kube-public`` and ``kube-node-lease`` namespaces, plus the CRDs found in
 ``crd_dirs`` (as if their operators were installed).
+
+Workloads are ready the moment they are written unless told otherwise:
+``hold_workloads`` seconds (``math.inf``: until :meth:`release_workloads`)
+keeps Deployments, StatefulSets and Jobs unready after each change of their
+spec, and ``fail_jobs`` makes Jobs fail; ``latency_ms`` delays every API
+request like a cluster in another place. All three can be changed while it runs.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
 from .api import Api, Request
+from .controllers import Workloads
 from .resources import Registry
 from .schema import BuiltinSchemas
 from .server import RequestLog, make_server
@@ -61,14 +69,19 @@ def load_crds(directory: str | os.PathLike) -> list[dict]:
 class Emulator:
     def __init__(self, kube_version: str = "1.31", crd_dirs: Iterable[str | os.PathLike] = (),
                  host: str = "127.0.0.1", port: int = 0, request_log: str | None = None,
-                 namespace_deletion_delay: float = 0.5):
+                 namespace_deletion_delay: float = 0.5, hold_workloads: float = 0, fail_jobs: bool = False,
+                 latency_ms: float = 0, clock=time.monotonic, sleep=time.sleep):
         """``namespace_deletion_delay``: seconds a deleted namespace stays Terminating
-        before it and its contents are removed (0: removed within the DELETE)."""
+        before it and its contents are removed (0: removed within the DELETE).
+        ``clock`` (for holds) and ``sleep`` (for latency) are injectable for tests."""
         self.registry = Registry()
         self.store = Store()
         self.schemas = BuiltinSchemas.shared(kube_version)
-        self.api = Api(self.registry, self.store, self.schemas, namespace_deletion_delay)
+        self.workloads = Workloads(hold=hold_workloads, fail_jobs=fail_jobs, clock=clock)
+        self.api = Api(self.registry, self.store, self.schemas, namespace_deletion_delay, self.workloads)
         self.log = RequestLog(request_log)
+        self._latency = latency_ms / 1000.0
+        self._sleep = sleep
         self._host, self._port = host, port
         self._server = None
         self._thread: threading.Thread | None = None
@@ -84,7 +97,8 @@ class Emulator:
                 self.create(crd)
 
     def start(self) -> "Emulator":
-        self._server = make_server(self._host, self._port, self.api, self.log, self.schemas.version)
+        self._server = make_server(self._host, self._port, self.api, self.log, self.schemas.version,
+                                   self._latency, self._sleep)
         self._thread = threading.Thread(target=self._server.serve_forever, name="kube-emulator",
                                         kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
@@ -134,6 +148,32 @@ class Emulator:
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path
 
+    # -- workloads and latency ------------------------------------------------------
+
+    def hold_workloads(self, seconds: float = float("inf")) -> None:
+        """Deployments, StatefulSets and Jobs written from now on stay unready for ``seconds``
+        after each change of their spec (``inf``: until release_workloads)."""
+        self.workloads.hold = seconds
+
+    def release_workloads(self) -> None:
+        """Every held workload becomes ready (its status changes now, as a controller's would)."""
+        self.workloads.release()
+        self.api.refresh_workloads()
+
+    def fail_jobs(self, fail: bool = True) -> None:
+        """Jobs written from now on fail (BackoffLimitExceeded) instead of completing."""
+        self.workloads.fail_jobs = fail
+
+    @property
+    def latency_ms(self) -> float:
+        return self._latency * 1000.0
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self._latency = value / 1000.0
+        if self._server is not None:
+            self._server.latency = self._latency
+
     # -- request log ----------------------------------------------------------------
 
     def requests(self) -> list[dict[str, Any]]:
@@ -159,6 +199,7 @@ class Emulator:
         return self.api.handle(request).body
 
     def get_object(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        self.api.refresh_workloads()
         rtype = self.registry.by_kind(api_version, kind)
         if rtype is None:
             return None

@@ -12,6 +12,10 @@ python client reuse connections).  URL layout is the real server's::
 plus the emulator's own ``/_emulator/requests`` (GET: the request log as
 JSON, DELETE: reset), which is not itself logged.
 
+``latency`` (seconds) delays every API request before it is handled, as the
+round trip to a cluster that is not on this machine does (a few ms in the
+same region); requests on different connections are delayed side by side.
+
 Watches are streamed with chunked transfer encoding, one JSON event per
 chunk, as the real server does.
 """
@@ -22,6 +26,7 @@ import json
 import select
 import socket
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -62,11 +67,14 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], api: Api, log: RequestLog, schema_version: str):
+    def __init__(self, address: tuple[str, int], api: Api, log: RequestLog, schema_version: str,
+                 latency: float = 0.0, sleep: Callable[[float], None] = time.sleep):
         super().__init__(address, _Handler)
         self.api = api
         self.log = log
         self.schema_version = schema_version
+        self.latency = latency
+        self.sleep = sleep
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -155,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if path.startswith(EMULATOR_PREFIX.rstrip("/")):
             return self._emulator_endpoint(path)
+        if self.server.latency > 0:
+            self.server.sleep(self.server.latency)
         entry = {"method": self.command, "path": path, "query": query, "status": 0,
                  "write": False, "dry_run": query.get("dryRun") == "All",
                  "content_type": self.headers.get("Content-Type")}
@@ -265,5 +275,6 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
 
-def make_server(host: str, port: int, api: Api, log: RequestLog, schema_version: str) -> _Server:
-    return _Server((host, port), api, log, schema_version)
+def make_server(host: str, port: int, api: Api, log: RequestLog, schema_version: str,
+                latency: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> _Server:
+    return _Server((host, port), api, log, schema_version, latency, sleep)
