@@ -45,8 +45,8 @@ description:
     what the Airflow components' pools (C(replicas), C(pool_size), C(max_overflow), C(api_workers),
     C(target); on C(local) each component runs once), the Jobs and the backups open, with the
     arithmetic in the message; with C(clients_only) the pools alone, which PgBouncer's
-    C(max_client_conn) must accept), C(pgbouncer_pool) (PgBouncer's pool fits in C(max_connections)
-    after the direct clients and the C(reserved) connections), C(quota) (a
+    C(max_client_conn) must accept), C(pgbouncer_pool) (PgBouncer's pool, once per of its C(replicas), fits
+    in C(max_connections) after the direct clients and the C(reserved) connections), C(quota) (a
     ResourceQuota's C(hard) holds the platform's C(pods) and C(volumes), after the C(limit_range)
     defaults, with the sum in the message), C(limit_range_max) (no container of C(pods) asks for
     more than the LimitRange's C(max))."
@@ -359,7 +359,8 @@ def _connections_problems(check):
 def _pgbouncer_pool_problems(check):
     problem = capacity.pgbouncer_pool_problem(
         check.get("value"), check.get("max_connections"),
-        reserved=_number(check.get("reserved"), capacity.SUPERUSER_RESERVED_CONNECTIONS))
+        reserved=_number(check.get("reserved"), capacity.SUPERUSER_RESERVED_CONNECTIONS),
+        replicas=_number(check.get("replicas"), 1))
     return [problem] if problem else []
 
 

@@ -283,16 +283,21 @@ def pgbouncer_pool_left(max_connections, reserved=SUPERUSER_RESERVED_CONNECTIONS
     return max_connections - sum(count for _, count, _ in _direct_terms(reserved))
 
 
-def pgbouncer_pool_problem(pool, max_connections, reserved=SUPERUSER_RESERVED_CONNECTIONS):
-    """A message when PgBouncer's ``pool`` does not fit in ``max_connections``; None when it does."""
-    numbers = (pool, max_connections, reserved)
+def pgbouncer_pool_problem(pool, max_connections, reserved=SUPERUSER_RESERVED_CONNECTIONS, replicas=1):
+    """A message when PgBouncer's ``pool`` does not fit in ``max_connections``; None when it does.
+
+    Each of ``replicas`` PgBouncers holds a pool of its own (``max_db_connections`` is per process),
+    so all of them must fit at once.
+    """
+    numbers = (pool, max_connections, reserved, replicas)
     if any(isinstance(n, bool) or not isinstance(n, int) for n in numbers):
         return None  # a wrong type: the argument spec says so
     left = pgbouncer_pool_left(max_connections, reserved)
-    if pool <= left:
+    if pool * replicas <= left:
         return None
-    return "%d is more than the %d server connections postgres_max_connections %d leaves for it: %d - %s = %d" % (
-        pool, left, max_connections, max_connections,
+    asked = "%d" % pool if replicas == 1 else "%d × %d PgBouncers = %d" % (pool, replicas, pool * replicas)
+    return "%s is more than the %d server connections postgres_max_connections %d leaves for it: %d - %s = %d" % (
+        asked, left, max_connections, max_connections,
         " - ".join("%s %d" % (what, count) for what, count, _ in _direct_terms(reserved)), left)
 
 

@@ -219,7 +219,7 @@ def generated_keys(obj):
     annotations = obj.get("metadata", {}).get("annotations") or {}
     keys = {k.strip().partition(":")[0] for k in annotations.get(ANNOTATION_GENERATE, "").split(",") if k.strip()}
     if annotations.get(ANNOTATION_GENERATE_TLS):
-        keys.update(k8s_tls.KEYS)
+        keys.update(k8s_tls.spec_keys(annotations[ANNOTATION_GENERATE_TLS]))
     return keys
 
 

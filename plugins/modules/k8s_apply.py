@@ -42,7 +42,9 @@ description:
     gets a certificate authority and a server certificate for those names (C(ca.crt), C(ca.key),
     C(tls.crt), C(tls.key); ECDSA P-256), read back from the live Secret (or the previous render)
     while they are good, made anew when missing, when fewer than C(renew_days) remain, or when the
-    names differ (the authority kept while it is good). Like every Secret value, never shown.
+    names differ (the authority kept while it is good). C(extra) (by name, each with C(cn), C(names) and
+    C(usages) - C(server) and/or C(client)) asks for more certificates of the same authority, in C(NAME.crt) and
+    C(NAME.key), kept and renewed the same way. Like every Secret value, never shown.
   - With O(render_dir), nothing is sent to a cluster; the tenant is written as a GitOps export
     instead - every object but Secrets to C(render_dir/ENVIRONMENT/manifests/TENANT/NN-kind-name.yaml)
     with a C(kustomization.yaml), Secrets to C(render_dir/ENVIRONMENT/secrets/TENANT/) (folders 0700,

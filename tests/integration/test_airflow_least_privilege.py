@@ -86,6 +86,12 @@ ALLOWED = [
           "they verify the server (sslmode=verify-full)"),
     Allow("StatefulSet/postgres", "", "postgres-tls", frozenset({"tls.crt", "tls.key"}),
           "the server's own certificate and key; the authority's key (ca.key) is mounted nowhere"),
+    Allow("StatefulSet/postgres", "", "postgres-tls", frozenset({"ca.crt"}),
+          "with PgBouncer (prod runs it), the authority whose client certificates the server accepts "
+          "(ssl_ca_file): PgBouncer logs in with one"),
+    Allow("Deployment/pgbouncer", "", "postgres-tls", frozenset({"pgbouncer.crt", "pgbouncer.key", "ca.crt"}),
+          "PgBouncer's own certificate and key (the server its clients verify, the client the server "
+          "lets in as pgbouncer) and the authority it verifies the server against; no password"),
 ]
 
 
@@ -373,7 +379,9 @@ def test_istio_tells_task_pods_from_airflows_components(variants):
         return {a for rule in policy_["spec"].get("rules") or [] for source in rule.get("from") or []
                 for a in source["source"].get("serviceAccounts") or []}
 
-    database = principals("postgres")
-    assert "%s/airflow-worker" % NS not in database
-    assert {"%s/%s" % (NS, a) for a in ("airflow", "airflow-api-server", "airflow-scheduler")} <= database
+    # prod runs PgBouncer: the components reach the database through it, their Jobs directly.
+    database, pooler = principals("postgres"), principals("pgbouncer")
+    assert "%s/airflow-worker" % NS not in database | pooler
+    assert {"%s/%s" % (NS, a) for a in ("airflow", "pgbouncer")} <= database
+    assert {"%s/%s" % (NS, a) for a in ("airflow", "airflow-api-server", "airflow-scheduler")} == pooler
     assert "%s/airflow-worker" % NS in principals("airflow-api-server")

@@ -212,12 +212,26 @@ CASES = [
      "api_server 1 × (5 + 10) = 15 + scheduler 1 × (5 + 10) = 15 + dag_processor 1 × (5 + 10) = 15 + "
      "triggerer 1 × (5 + 10) = 15 + airflow migrate job 2 + airflow admin job 1 + postgres bootstrap job 1 + "
      "backup dump 2 + backup drill or restore 1 + base backup 1 + superuser_reserved_connections 3 = 71"),
+    # prod without its PgBouncer: Airflow's pools on the server itself.
     ("pool-too-big-for-prod", "prod",
-     platform(airflow_replicas=REPLICAS_PROD, postgres_max_connections=200, airflow_database_pool_size=20),
+     platform(airflow_replicas=REPLICAS_PROD, postgres_max_connections=200, airflow_database_pool_size=20,
+              postgres_pgbouncer=False),
      "postgres_max_connections: 200 is fewer than the 221 connections the platform may open: "
      "api_server 2 × (20 + 10) = 60 + scheduler 2 × (20 + 10) = 60 + dag_processor 1 × (20 + 10) = 30 + "
      "triggerer 2 × (20 + 10) = 60 + airflow migrate job 2 + airflow admin job 1 + postgres bootstrap job 1 + "
      "backup dump 2 + backup drill or restore 1 + base backup 1 + superuser_reserved_connections 3 = 221"),
+    # With PgBouncer: its pool within what the server's connections leave it, and room for every
+    # client connection Airflow's pools may open.
+    ("pgbouncer-pool-bigger-than-the-server-allows", "dev",
+     platform(postgres_pgbouncer=True, postgres_pgbouncer_pool_size=90),
+     "postgres_pgbouncer_pool_size: 90 is more than the 89 server connections postgres_max_connections 100 "
+     "leaves for it: 100 - airflow migrate job 2 - airflow admin job 1 - postgres bootstrap job 1 - backup dump 2 - "
+     "backup drill or restore 1 - base backup 1 - superuser_reserved_connections 3 = 89"),
+    ("pgbouncer-clients-below-airflow-pools", "dev",
+     platform(postgres_pgbouncer=True, postgres_pgbouncer_max_client_conn=50),
+     "postgres_pgbouncer_max_client_conn: 50 is fewer than the 60 connections Airflow's components may open: "
+     "api_server 1 × (5 + 10) = 15 + scheduler 1 × (5 + 10) = 15 + dag_processor 1 × (5 + 10) = 15 + "
+     "triggerer 1 × (5 + 10) = 15 = 60"),
     ("pool-size-in-airflow-config", "dev", {"airflow_config": {"AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "50"}},
      "airflow_config['AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE']: set airflow_database_pool_size instead "
      "(the platform derives this setting from it)"),
@@ -232,10 +246,11 @@ CASES = [
      "a backup.yml/restore.yml/dr_drill.yml Job 100m = 1.365"),
     ("quota-too-few-pods", "prod",
      platform(airflow_replicas=REPLICAS_PROD, tenant_quota=dict(PLATFORM["tenant_quota"], pods="12")),
+     # prod runs PgBouncer, two of them (edp_high_availability).
      "tenant_quota['pods']: 12 does not hold the platform's pods: postgres 1 + postgres-bootstrap 1 + "
-     "airflow-api-server 2 + airflow-scheduler 2 + airflow-dag-processor 1 + airflow-triggerer 2 + "
+     "pgbouncer 2 + airflow-api-server 2 + airflow-scheduler 2 + airflow-dag-processor 1 + airflow-triggerer 2 + "
      "airflow-worker 1 + airflow-migrate 1 + airflow-admin 1 + postgres-dump 1 + postgres-basebackup 1 + "
-     "config-export 1 + a backup.yml/restore.yml/dr_drill.yml Job 1 = 16"),
+     "config-export 1 + a backup.yml/restore.yml/dr_drill.yml Job 1 = 18"),
     ("volumes-bigger-than-the-quota", "prod", platform(postgres_backup_storage_size="100Gi"),
      "tenant_quota['requests.storage']: 80Gi does not hold the platform's volumes: postgres_storage_size 5Gi + "
      "postgres_backup_storage_size 100Gi + airflow_dags_storage_size 1Gi + airflow_logs_storage_size 10Gi = 116Gi"),

@@ -170,10 +170,15 @@ def test_the_mesh_allows_the_same_flows_by_service_account(mesh):
     policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "AuthorizationPolicy"}
     assert policies["deny-all"] == {}
     postgres = policies["postgres"]["rules"]
-    # Airflow's components and Jobs, the backups and the exporter; never the task pods (airflow-worker).
+    # prod runs PgBouncer: it, Airflow's Jobs (and, by the account they share, the dag-processor
+    # and triggerer), the backups and the exporter; not the api-server's and scheduler's accounts,
+    # never the task pods (airflow-worker).
     assert postgres[0]["from"] == [{"source": {"serviceAccounts": [
-        "finance-prod/airflow", "finance-prod/airflow-api-server", "finance-prod/airflow-scheduler",
-        "finance-prod/default"]}}]
+        "finance-prod/airflow", "finance-prod/default", "finance-prod/pgbouncer"]}}]
+    pgbouncer = policies["pgbouncer"]["rules"]
+    assert pgbouncer == [{"from": [{"source": {"serviceAccounts": [
+        "finance-prod/airflow", "finance-prod/airflow-api-server", "finance-prod/airflow-scheduler"]}}],
+        "to": [{"operation": {"ports": ["6432"]}}]}]
     assert "finance-prod/airflow-worker" in policies["airflow-api-server"]["rules"][0]["from"][0]["source"][
         "serviceAccounts"]
     assert postgres[0]["to"] == [{"operation": {"ports": ["5432"]}}]

@@ -129,3 +129,41 @@ def test_connections_problem_only_when_too_few_and_only_for_valid_numbers():
     assert capacity.connections_problem(70, replicas, 5, 10).startswith("70 is fewer than the 71 connections")
     assert capacity.connections_problem("70", replicas, 5, 10) is None
     assert capacity.connections_problem(70, "lots", 5, 10) is None
+
+
+def test_pgbouncer_pool_left_is_max_connections_less_the_direct_clients_and_the_reserve():
+    direct = 2 + 1 + 1 + 2 + 1 + 1  # the Jobs and the backups (OTHER_CONNECTIONS)
+    assert capacity.pgbouncer_pool_left(100) == 100 - direct - 3 == 89
+    assert capacity.pgbouncer_pool_left(100, reserved=10) == 100 - direct - 10
+    assert capacity.pgbouncer_pool_left(10) == -1  # nothing left: every pool is refused
+
+
+def test_pgbouncer_pool_problem_only_for_a_pool_larger_than_what_is_left():
+    assert capacity.pgbouncer_pool_problem(89, 100) is None
+    assert capacity.pgbouncer_pool_problem(1, 100) is None
+    assert capacity.pgbouncer_pool_problem(90, 100) == (
+        "90 is more than the 89 server connections postgres_max_connections 100 leaves for it: 100 - "
+        "airflow migrate job 2 - airflow admin job 1 - postgres bootstrap job 1 - backup dump 2 - "
+        "backup drill or restore 1 - base backup 1 - superuser_reserved_connections 3 = 89")
+    assert capacity.pgbouncer_pool_problem(85, 100, reserved=10).startswith("85 is more than the 82 server")
+    # A wrong type is the argument spec's to report.
+    for args in [("90", 100), (90, "100"), (True, 100), (90, 100.0)]:
+        assert capacity.pgbouncer_pool_problem(*args) is None
+
+
+def test_pgbouncer_clients_count_airflow_pools_only():
+    replicas = {"api_server": 2, "scheduler": 2, "dag_processor": 1, "triggerer": 2}
+    total, terms = capacity.pg_connections(replicas, 5, 10, clients_only=True)
+    assert total == 7 * 15 and [t[0] for t in terms] == ["api_server", "scheduler", "dag_processor", "triggerer"]
+    assert capacity.connections_problem(105, replicas, 5, 10, clients_only=True) is None
+    assert capacity.connections_problem(104, replicas, 5, 10, clients_only=True) == (
+        "104 is fewer than the 105 connections Airflow's components may open: api_server 2 × (5 + 10) = 30 + "
+        "scheduler 2 × (5 + 10) = 30 + dag_processor 1 × (5 + 10) = 15 + triggerer 2 × (5 + 10) = 30 = 105")
+
+
+def test_every_pgbouncer_replica_holds_a_pool_of_its_own():
+    assert capacity.pgbouncer_pool_problem(44, 100, replicas=2) is None  # 88 of 89
+    assert capacity.pgbouncer_pool_problem(45, 100, replicas=2) == (
+        "45 × 2 PgBouncers = 90 is more than the 89 server connections postgres_max_connections 100 leaves for it: "
+        "100 - airflow migrate job 2 - airflow admin job 1 - postgres bootstrap job 1 - backup dump 2 - "
+        "backup drill or restore 1 - base backup 1 - superuser_reserved_connections 3 = 89")

@@ -111,6 +111,9 @@ lock() {
 ROW_COUNTS_FILE="$(dirname "${BASH_SOURCE[0]}")/edp-row-counts.sql"
 [ -r "$ROW_COUNTS_FILE" ] || die "$ROW_COUNTS_FILE is missing: the dr role installs it beside edp-backup.sh (run site.yml)"
 COUNTS_SQL=$(<"$ROW_COUNTS_FILE")
+# PgBouncer's role and auth function (the postgres role's pgbouncer.sql), beside this script:
+# empty where there is no PgBouncer.
+PGBOUNCER_SQL_FILE="$(dirname "${BASH_SOURCE[0]}")/edp-pgbouncer.sql"
 
 # The tables whose rows differ between a manifest (psql variable manifest) and the database
 # connected to, one phrase each, then a last line "<tables> <rows>" of the database.
@@ -274,6 +277,12 @@ ALTER DATABASE :"db" RENAME TO :"previous";
 ALTER DATABASE :"restored" RENAME TO :"db";
 COMMIT;
 SQL
+  # pg_restore made PgBouncer's schema and auth function the database owner's: the superuser's
+  # again, or PgBouncer could not log anyone in (and the owner could rewrite what it returns).
+  if [ -s "$PGBOUNCER_SQL_FILE" ]; then
+    "${PSQL[@]}" --dbname=postgres --set=pgbouncer_user=pgbouncer --set=airflow_database="$PGDATABASE" \
+      --file="$PGBOUNCER_SQL_FILE" >/dev/null || die "PgBouncer's auth function could not be made again in $PGDATABASE"
+  fi
   printf '{"archive": "%s", "database": "%s", "previous": "%s", "tables": %s, "rows": %s, "seconds": %s}\n' \
     "$archive" "$PGDATABASE" "$previous" "${figures% *}" "${figures#* }" "$(($(date +%s) - started))"
 }
