@@ -24,14 +24,13 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from conftest import BIN, REPO, failure_messages, render_objects
-from lib.emulator_http import request
+from lib.emulator_http import request, without_cert_manager
 from ansible_collections.edp.platform.plugins.module_utils import capacity, k8s_tls
 
 NS = "finance-dev"
 ON = {"postgres_pgbouncer": True}
 ISSUER = {"postgres_tls_issuer": {"kind": "ClusterIssuer", "name": "platform-ca"}}
 NAMES = ["pgbouncer", "pgbouncer.finance-dev", "pgbouncer.finance-dev.svc", "pgbouncer.finance-dev.svc.cluster.local"]
-CERT_MANAGER_CRDS = ("certificates", "issuers")
 KUBE_VERSIONS = ["1.31.0", "1.37.0"]
 # What the role makes for PgBouncer, by kind and name (the Certificate only with an issuer).
 OBJECTS = [("apps/v1", "Deployment", "pgbouncer"), ("v1", "Service", "pgbouncer"),
@@ -45,13 +44,6 @@ def converge(ansible, *args, extra_vars=None, **kwargs):
                            extra_vars=dict(ON, **(extra_vars or {})), **kwargs)
     assert run.rc == 0, failure_messages(run) if kwargs.get("json_output", True) else run.output[-3000:]
     return run
-
-
-def without_cert_manager(emulator):
-    for plural in CERT_MANAGER_CRDS:
-        status, body = request(emulator, "DELETE",
-                               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s.cert-manager.io" % plural)
-        assert status in (200, 202), body
 
 
 def get(emulator, api_version, kind, name):

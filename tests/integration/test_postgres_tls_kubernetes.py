@@ -13,27 +13,19 @@ import datetime
 from cryptography import x509
 
 from conftest import failure_messages, render_objects
-from lib.emulator_http import request
+from lib.emulator_http import request, without_cert_manager
 from ansible_collections.edp.platform.plugins.module_utils import k8s_tls
 
 NS = "finance-dev"
 APPLY = "Render and apply every role's objects in one call"
 NAMES = ["postgres", "postgres.finance-dev", "postgres.finance-dev.svc", "postgres.finance-dev.svc.cluster.local"]
 ISSUER = {"postgres_tls_issuer": {"kind": "ClusterIssuer", "name": "platform-ca"}}
-CERT_MANAGER_CRDS = ("certificates", "issuers")
 
 
 def converge(ansible, *args, **kwargs):
     run = ansible.playbook("site.yml", "dev", "--limit", "finance", *args, **kwargs)
     assert run.rc == 0, failure_messages(run)
     return run
-
-
-def without_cert_manager(emulator):
-    for plural in CERT_MANAGER_CRDS:
-        status, body = request(emulator, "DELETE",
-                               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s.cert-manager.io" % plural)
-        assert status in (200, 202), body
 
 
 def tls_secret(emulator):
