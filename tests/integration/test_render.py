@@ -90,6 +90,7 @@ def test_every_tenant_of_every_inventory_is_rendered(rendered, by_template, env,
 # says is dead, or its switch belongs here.
 FEATURES_ON = {
     "network_policy_istio": True,
+    "postgres_pgbouncer": True,
     "dr_snapshot_class": "csi-snapclass",
     "postgres_tls_issuer": {"kind": "ClusterIssuer", "name": "platform-ca"},
     "airflow_worker_spark_operator": True,
