@@ -374,6 +374,31 @@ def test_restore_stops_airflow_restores_the_newest_dump_and_starts_airflow_again
     assert scheduler[0] < job_post < scheduler[-1], writes
 
 
+def test_with_pgbouncer_the_restore_job_has_the_postgres_roles_pgbouncer_sql_beside_the_script(ansible, emulator):
+    """A dump restore makes PgBouncer's auth function the superuser's again (edp-backup.sh runs
+    edp-pgbouncer.sql beside itself: test_dr_local proves that against a real server); on
+    Kubernetes that file is postgres-config's pgbouncer.sql, projected into the scripts volume."""
+    converge(ansible, extra_vars={"postgres_pgbouncer": True})
+    run = ansible.playbook("playbooks/restore.yml", "dev", "--limit", "finance",
+                           extra_vars={"postgres_pgbouncer": True})
+    assert run.rc == 0, failure_messages(run)
+    [job] = jobs(emulator, "postgres-restore-")
+    pod = job["spec"]["template"]["spec"]
+    [scripts] = [v for v in pod["volumes"] if v["name"] == "scripts"]
+    assert scripts["projected"]["sources"] == [
+        {"configMap": {"name": "dr-scripts"}},
+        {"configMap": {"name": "postgres-config", "items": [{"key": "pgbouncer.sql", "path": "edp-pgbouncer.sql"}]}}]
+    [mount] = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "scripts"]
+    assert mount["mountPath"] == "/opt/edp-dr"
+    assert {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}["PGBOUNCER_USER"] == "pgbouncer"
+    sql = emulator.get_object("v1", "ConfigMap", "postgres-config", NS)["data"]["pgbouncer.sql"]
+    assert "get_auth" in sql and "SECURITY DEFINER" in sql
+    # Without PgBouncer the scripts volume is dr-scripts alone (nothing to make again).
+    converge(ansible)
+    [plain] = [v for v in pod_of(cronjob(emulator, "postgres-dump"))["volumes"] if v["name"] == "scripts"]
+    assert plain["configMap"]["name"] == "dr-scripts" and "projected" not in plain
+
+
 def test_restore_to_a_point_in_time_stops_postgres_and_mounts_its_data(ansible, emulator):
     converge(ansible)
     target = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -20,7 +20,8 @@
 # PGPORT, PGUSER (a superuser) and PGPASSWORD or PGPASSFILE, PGDATABASE (the database backed
 # up), DB_OWNER (its owner), DUMP_KEEP_COUNT, DUMP_KEEP_AGE (seconds or 14d, 36h, 1d12h),
 # BASE_KEEP_COUNT, MAX_AGE (drill: the oldest the dump may be), PGDATA (pitr-*), PG_BINDIR
-# (optional: the client tools' folder).
+# (optional: the client tools' folder), PGBOUNCER_USER (PgBouncer's role, for its auth function
+# after a restore: edp-pgbouncer.sql beside this script).
 #
 # Every command ends with one JSON line of figures on stdout; progress goes to stderr.
 # The manifest (<archive>.manifest.json) is what edp.platform.pg_dump_verify checks:
@@ -38,6 +39,7 @@ DUMP_KEEP_COUNT=${DUMP_KEEP_COUNT:-7}
 DUMP_KEEP_AGE=${DUMP_KEEP_AGE:-14d}
 BASE_KEEP_COUNT=${BASE_KEEP_COUNT:-2}
 MAX_AGE=${MAX_AGE:-}
+PGBOUNCER_USER=${PGBOUNCER_USER:-pgbouncer}
 if [ -n "${PG_BINDIR:-}" ]; then PATH="$PG_BINDIR:$PATH"; fi
 DUMPS="$BACKUP_ROOT/dumps"
 BASE="$BACKUP_ROOT/base"
@@ -280,7 +282,7 @@ SQL
   # pg_restore made PgBouncer's schema and auth function the database owner's: the superuser's
   # again, or PgBouncer could not log anyone in (and the owner could rewrite what it returns).
   if [ -s "$PGBOUNCER_SQL_FILE" ]; then
-    "${PSQL[@]}" --dbname=postgres --set=pgbouncer_user=pgbouncer --set=airflow_database="$PGDATABASE" \
+    "${PSQL[@]}" --dbname=postgres --set=pgbouncer_user="$PGBOUNCER_USER" --set=airflow_database="$PGDATABASE" \
       --file="$PGBOUNCER_SQL_FILE" >/dev/null || die "PgBouncer's auth function could not be made again in $PGDATABASE"
   fi
   printf '{"archive": "%s", "database": "%s", "previous": "%s", "tables": %s, "rows": %s, "seconds": %s}\n' \
