@@ -123,7 +123,8 @@ class ActionModule(ActionBase):
     def _render_components(self, args, task_vars, service, result):
         """Render each role's templates here, in one templar: the objects (Secrets among them)
         never pass through facts, and a tenant costs one task, not one per role."""
-        variables = role_files.variables(self._loader, ["edp"] + args["components"], task_vars)
+        # The roles' files as the loader cached them (no deep copy): only top-level names are set below.
+        variables = role_files.variables(self._loader, ["edp"] + args["components"], task_vars, copy=False)
         if self._templar.template(variables.get("edp_flavour")) == "auto":
             # OpenShift serves route.openshift.io; render mode, with no cluster, renders for Kubernetes.
             openshift = service is not None and service.serves("route.openshift.io/v1", "Route")

@@ -15,9 +15,11 @@ import glob
 import os
 
 import yaml
-from jinja2 import Environment, meta
+from jinja2 import Environment
 from ansible.errors import AnsibleActionFail
 from ansible.template import trust_as_template
+
+from ansible_collections.edp.platform.plugins.plugin_utils import compiled_templates
 
 # Plain Jinja parses a template to find the variables it uses (Ansible's environment is
 # costly to build and not needed for that); libyaml parses the rendered YAML when present.
@@ -113,8 +115,8 @@ def render_objects(loader, templar, role, variables):
     # templates use once, then render with the values.
     used = set()
     for source in sources.values():
-        used |= meta.find_undeclared_variables(_PARSER.parse(source))
-    data_templar = templar.copy_with_new_env(available_variables=variables, searchpath=[folder])
+        used |= compiled_templates.shared().names(_PARSER, source)
+    data_templar = _cached(templar.copy_with_new_env(available_variables=variables, searchpath=[folder]))
     resolved = dict(variables)
     for name in sorted(used & set(variables)):
         try:
@@ -123,7 +125,7 @@ def render_objects(loader, templar, role, variables):
             pass  # left as it was, it fails (naming the variable) only if a template uses it
     # Lookups (file, template) search the role's own folders, as in the role's tasks.
     resolved["ansible_search_path"] = [role_path(role)]
-    data_templar = templar.copy_with_new_env(available_variables=resolved, searchpath=[folder])
+    data_templar = _cached(templar.copy_with_new_env(available_variables=resolved, searchpath=[folder]))
     objects = []
     for name, source in sources.items():
         text = data_templar.template(trust_as_template(source))
@@ -135,6 +137,15 @@ def render_objects(loader, templar, role, variables):
             raise AnsibleActionFail("role %s: template %s does not render to YAML: %s" % (role, name, exc))
         objects.extend(docs)
     return objects
+
+
+def _cached(templar):
+    """``templar``, its Jinja environment compiling through the process's cache of compiled
+    templates (compiled_templates.py: each tenant renders the same sources in a new worker)."""
+    environment = getattr(getattr(templar, "_engine", None), "environment", None)
+    if environment is not None:
+        compiled_templates.shared().install(environment)
+    return templar
 
 
 def all_roles():
