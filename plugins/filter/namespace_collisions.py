@@ -33,7 +33,10 @@ options:
     elements: str
     required: true
   hostvars:
-    description: The C(hostvars) magic variable.
+    description:
+      - The C(hostvars) magic variable, or a mapping of each tenant to its inventory variables
+        (group and host variables merged), as C(playbooks/onboard.yml) builds for a tenant that
+        is not in the inventory yet.
     type: raw
     required: true
 """
@@ -114,7 +117,11 @@ def namespace_collisions(tenants, hostvars):
     resolved = {}
     for host in tenants or []:
         try:
-            resolved[host] = resolve(host, hostvars.raw_get(host), loader)
+            if hasattr(hostvars, "raw_get"):
+                variables = hostvars.raw_get(host)
+            else:  # read from the inventory's files: trusted as the inventory trusts them
+                variables = {k: trust_as_template(v) if isinstance(v, str) else v for k, v in hostvars[host].items()}
+            resolved[host] = resolve(host, variables, loader)
         except Exception:  # an undefined or vaulted variable: the tenant's own validation names it
             continue
     return collisions(resolved)

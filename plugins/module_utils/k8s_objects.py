@@ -254,7 +254,10 @@ def with_hash(obj):
     return result
 
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+# Kubernetes' grammar (apimachinery resource.Quantity): a signed decimal number, then at most one
+# of a decimal exponent (e3, E-2) or an SI suffix: never both ("1e3Mi" is not a quantity).
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+                       r"(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$")
 _SUFFIX = {
     None: 1, "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
     "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
@@ -274,7 +277,7 @@ def parse_quantity(value):
     if not match:
         return None
     try:
-        return Decimal(match.group(1)) * _SUFFIX[match.group(2)]
+        return Decimal(match.group(1) + (match.group(2) or "")) * _SUFFIX[match.group(3)]
     except InvalidOperation:
         return None
 

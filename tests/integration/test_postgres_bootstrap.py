@@ -24,16 +24,20 @@ def job(tmp_path_factory):
 
 
 def bootstrap(objects):
-    """The bootstrap container's shell command and the bootstrap.sql it runs, as rendered."""
+    """The bootstrap container's shell command and the SQL files it runs (bootstrap.sql, and
+    pgbouncer.sql where PgBouncer is on, as in prod), as rendered: {file name: SQL}."""
     [bootstrap] = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "postgres-bootstrap"]
     [config] = [o for o in objects if o["kind"] == "ConfigMap" and "bootstrap.sql" in (o.get("data") or {})]
     [container] = bootstrap["spec"]["template"]["spec"]["containers"]
-    return container, config["data"]["bootstrap.sql"]
+    return container, {name: text for name, text in config["data"].items() if name.endswith(".sql")}
 
 
 def run_job(container, sql, server, tmp_path, password=PASSWORD):
-    (tmp_path / "bootstrap.sql").write_text(sql)
-    command = container["command"][-1].replace("/bootstrap/bootstrap.sql", str(tmp_path / "bootstrap.sql"))
+    command = container["command"][-1]
+    for name, text in sql.items():
+        (tmp_path / name).write_text(text)
+        command = command.replace("/bootstrap/" + name, str(tmp_path / name))
+    assert "/bootstrap/" not in command, "the Job runs a file this test does not have: %s" % command
     command = re.sub(r"-h postgres -p \d+", "-h 127.0.0.1 -p %d" % server.port, command)
     env = {"PATH": "/usr/bin:/bin", "PGPASSWORD": server.password, "AIRFLOW_USER": "airflow",
            "AIRFLOW_DATABASE": "airflow", "AIRFLOW_PASSWORD": password}

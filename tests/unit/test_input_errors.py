@@ -30,7 +30,7 @@ def test_quantity_accepts_kubernetes_quantities(value):
     assert errors("quantity", value) == []
 
 
-@pytest.mark.parametrize("value", ["2 cores", "10GB", "abc", "-1", "", True, None])
+@pytest.mark.parametrize("value", ["2 cores", "10GB", "abc", "-1", "", True, None, "1e3Mi", "1.2.3", "1E3Gi", ".", "1e"])
 def test_quantity_refuses_what_the_api_server_would(value):
     assert errors("quantity", value), value
 
@@ -157,7 +157,7 @@ def test_quantity_refuses_negatives_saying_so(value):
     assert errors("quantity", value) == ["var: %r is below zero" % (value,)]
 
 
-@pytest.mark.parametrize("value", ["100n", "5u", "0", 0, "1Ei", ".5"])
+@pytest.mark.parametrize("value", ["100n", "5u", "0", 0, "1Ei", ".5", "1E", "2.5e-3", "1E6", "3."])
 def test_quantity_takes_what_the_apply_parser_takes(value):
     assert errors("quantity", value) == []
 

@@ -41,6 +41,17 @@ def test_resolve_uses_the_edp_defaults_under_the_hosts_variables():
     assert got["edp_namespace"] == "finance-prod" and got["edp_target"] == "kubernetes"
 
 
+
+def test_a_mapping_of_inventory_variables_resolves_their_templates_as_hostvars_would():
+    """onboard.yml reads the inventory's files for a tenant not in the inventory yet: their strings
+    are templates there, as in the inventory (here a host_vars edp_namespace built from the tenant)."""
+    variables = {"finance": {"edp_environment": "dev", "edp_namespace": "{{ 'sa' ~ 'les' }}-dev"},
+                 "sales": {"edp_environment": "dev"}}
+    assert nc.namespace_collisions(["finance", "sales"], variables) == [
+        "tenants finance and sales both resolve to the namespace sales-dev (edp_namespace): give each its own "
+        "edp_namespace (it defaults to <edp_tenant>-<edp_environment>)"]
+    assert nc.namespace_collisions(["sales"], variables) == []
+
 def test_the_platform_prefixes_are_edp_and_every_role():
     assert set(roles.prefixes()) == {"edp_"} | {r + "_" for r in roles.all_roles()}
     assert {"tenant_", "postgres_", "airflow_", "dr_"} <= set(roles.prefixes())
