@@ -210,7 +210,8 @@ class LocalPlatform:
     def secret(self, name):
         return (self.home / "config" / "secrets" / name).read_text()
 
-    def api(self, method, path, body=None, token=None, timeout=10):
+    def api(self, method, path, body=None, token=None, timeout=60):
+        # Patient: in CI the other tiers share the two cores, and an answer then takes seconds.
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.airflow_port, path), method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers=dict({"Content-Type": "application/json"},
