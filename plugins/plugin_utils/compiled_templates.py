@@ -120,11 +120,11 @@ class CompiledTemplates:
             if code is not None:
                 self.hits += 1
                 return code
-            code = self._load(environment, key, source)
+            code = self._load(environment, key)
             if code is None:
                 code = original(source, name, filename, raw, defer_init)
                 self.compiles += 1
-                self._dump(environment, key, source, code)
+                self._dump(environment, key, code)
             else:
                 self.loads += 1
             self._memory[key] = code
@@ -151,23 +151,25 @@ class CompiledTemplates:
             digest.update(b"\0")
         return digest.hexdigest()
 
-    def _bucket(self, environment, key, source):
-        return Bucket(environment, key, hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest())
+    @staticmethod
+    def _bucket(environment, key):
+        # The key already hashes the source: it is the entry's checksum too (no second hash).
+        return Bucket(environment, key, key)
 
-    def _load(self, environment, key, source):
+    def _load(self, environment, key):
         if self._disk is None:
             return None
-        bucket = self._bucket(environment, key, source)
+        bucket = self._bucket(environment, key)
         try:
             self._disk.load_bytecode(bucket)
         except Exception:  # a damaged entry (pickle, marshal or I/O errors alike): compile it again
             return None
         return bucket.code
 
-    def _dump(self, environment, key, source, code):
+    def _dump(self, environment, key, code):
         if self._disk is None:
             return
-        bucket = self._bucket(environment, key, source)
+        bucket = self._bucket(environment, key)
         bucket.code = code
         try:
             self._disk.dump_bytecode(bucket)
