@@ -183,7 +183,11 @@ def test_every_workflow_node_names_an_existing_template_or_is_an_approval(workfl
     identifiers = [n["identifier"] for n in workflow["nodes"]]
     assert len(identifiers) == len(set(identifiers)), "duplicate node identifiers in %s" % workflow["name"]
     for node in workflow["nodes"]:
-        assert ("template" in node) != ("approval" in node), "%s: a node runs a template or is an approval" % node
+        kinds = sorted({"template", "project", "approval"} & set(node))
+        assert len(kinds) == 1, "%s: a node runs a template, updates the project or is an approval" % node
+        if "project" in node:
+            assert node["project"] == OBJECTS["edp_awx_project"]["name"], "%s updates %s, which is not the project" % (
+                node["identifier"], node["project"])
         if "template" in node:
             assert node["template"] in TEMPLATES, "%s runs %s, which no job template is" % (
                 node["identifier"], node["template"])
@@ -224,6 +228,31 @@ def test_a_promotion_runs_only_after_its_source_environment_was_deployed_and_dri
                 "the promotion to prod runs without an approval"
 
 
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w["name"] for w in WORKFLOWS])
+def test_a_job_after_a_publishing_one_runs_on_the_project_updated_in_between(workflow):
+    """A promotion pushes its commit (publish: true); the job after it must run on a project updated
+    since, or it deploys the images of before the promotion."""
+    by_id = {n["identifier"]: n for n in workflow["nodes"]}
+    for node in workflow["nodes"]:
+        if "template" in node and TEMPLATES[node["template"]][0].get("publish"):
+            for child in node.get("success", []):
+                assert "project" in by_id[child], "%s runs right after %s, on the project without its commit" % (
+                    child, node["identifier"])
+
+
+def test_templates_that_change_the_inventories_publish_it_and_their_playbooks_accept_it():
+    writers = {"playbooks/onboard.yml", "playbooks/promote.yml"}
+    for name, (entry, _) in TEMPLATES.items():
+        assert bool(entry.get("publish")) == (entry["playbook"] in writers), \
+            "%s: publish must be set exactly on the templates whose playbook writes inventories" % name
+        if entry.get("publish"):
+            options = playbook_spec(entry)
+            assert {"publish_repository", "publish_branch"} <= set(options), entry["playbook"]
+    task = awx_task("job_template")
+    assert "edp_awx_publish_credential" in task["credentials"]
+    assert OBJECTS["edp_awx_publish_credential"] in [c["name"] for c in OBJECTS["edp_awx_credentials"]]
+
+
 def test_the_promotion_workflow_deploys_and_drills_every_environment():
     [workflow] = [w for w in WORKFLOWS if w["name"] == "edp-promotion"]
     run = {n.get("template") for n in workflow["nodes"]}
@@ -260,13 +289,16 @@ def test_credentials_name_declared_types_and_every_template_a_declared_credentia
 
 
 def test_credential_types_inject_what_the_apply_path_and_the_inventories_read():
-    kube = (REPO / "plugins" / "module_utils" / "kube.py").read_text()
+    # What reads the injected environment: the apply path, and git through publishing's askpass.
+    kube = "\n".join(p.read_text() for p in (REPO / "plugins" / "module_utils" / "kube.py",
+                                           REPO / "playbooks" / "files" / "git-askpass"))
     inventories = "\n".join(p.read_text() for p in (REPO / "inventories").rglob("*.yml"))
     for credential_type in OBJECTS["edp_awx_credential_types"]:
         injectors = credential_type["injectors"]
         fields = {f["id"] for f in credential_type["inputs"]["fields"]}
         for env_var in injectors.get("env", {}):
-            assert 'os.environ.get("%s")' % env_var in kube, "%s injects %s, which the apply path never reads" % (
+            assert 'os.environ.get("%s")' % env_var in kube or "${%s:-" % env_var in kube, \
+                "%s injects %s, which neither the apply path nor git-askpass reads" % (
                 credential_type["name"], env_var)
         for variable in injectors.get("extra_vars", {}):
             assert "{{ %s }}" % variable in inventories, "%s injects %s, which no inventory reads" % (
