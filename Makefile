@@ -53,7 +53,7 @@ teardown: $(STAMP)  ## remove the local platform, data included after a yes (ARG
 	$(VENV)/bin/ansible-playbook playbooks/teardown.yml -i $(INVENTORY) $(ARGS)
 
 test: $(STAMP) $(AWX_COLLECTION)  ## every test tier: static, unit, emulator, render, converge, molecule
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 lint: $(STAMP) $(AWX_COLLECTION)  ## only the static checks
 	$(PY) -m pytest tests/static

@@ -25,11 +25,11 @@ done back (tests/unit/test_k8s_render.py).
 from __future__ import annotations
 
 import os
-import tempfile
 
 import yaml
 
 from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.module_utils.atomic_write import write_atomically
 
 KUSTOMIZATION = "kustomization.yaml"
 GITIGNORE = "# Written by edp.platform render mode: Secrets never go into a repository.\n/secrets/\n"
@@ -106,22 +106,8 @@ class RenderTarget:
 
 
 def _write(path, text, private):
-    """Write text to path in one step (a reader never sees half a file); private files are
-    0600 from the moment they exist."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".render-", suffix=".tmp")  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        if not private:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write text to path in one step; private files are 0600 from the moment they exist."""
+    write_atomically(path, text, mode=0o600 if private else None)
 
 
 def _makedirs(folder, private):

@@ -37,10 +37,11 @@ import os
 import re
 import secrets
 import tarfile
-import tempfile
 import traceback
 from collections import namedtuple
 from datetime import datetime, timezone
+
+from ansible_collections.edp.platform.plugins.module_utils.atomic_write import write_atomically
 
 try:
     import psycopg2
@@ -414,20 +415,8 @@ def build_manifest(archive, database, tables, server_version, created=None):
 
 
 def write_manifest(manifest, path):
-    """Write the manifest as JSON, atomically (a reader never sees half a manifest)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".manifest-", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(manifest, out, indent=2)
-            out.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write the manifest as JSON (0644), atomically (a reader never sees half a manifest)."""
+    return write_atomically(path, json.dumps(manifest, indent=2) + "\n", mode=0o644)
 
 
 def compare_row_counts(expected, actual):

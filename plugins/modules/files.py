@@ -104,6 +104,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.edp.platform.plugins.module_utils.atomic_write import write_atomically
 from ansible_collections.edp.platform.plugins.module_utils.local_paths import attribute_differences, ownership
 
 
@@ -167,18 +168,7 @@ def write(entry, found):
         os.chown(path, uid, gid)
         os.chmod(path, entry["mode"])
         return
-    fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(entry["data"])
-            handle.flush()
-            os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), entry["mode"])
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
+    write_atomically(path, entry["data"], mode=entry["mode"], uid=uid, gid=gid, durable=True)
 
 
 def diff(entry, old, found):

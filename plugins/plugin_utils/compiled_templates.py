@@ -30,13 +30,13 @@ import json
 import os
 import stat
 import sys
-import tempfile
 
 import jinja2
 from jinja2 import meta
 from jinja2.bccache import Bucket, FileSystemBytecodeCache
 
 from ansible.release import __version__ as _ANSIBLE_VERSION
+from ansible_collections.edp.platform.plugins.module_utils.atomic_write import write_atomically
 
 try:
     from ansible._internal._templating._jinja_bits import _TemplateCompileContext
@@ -96,15 +96,10 @@ class CompiledTemplates:
 
     def _write(self, path, text):
         """``text`` into ``path``, atomically (a reader sees all of it or nothing)."""
-        temporary = None
         try:
-            fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temporary, path)
+            write_atomically(path, text, mode=0o600)
         except OSError:  # a full or read-only disk: the cache is only an optimisation
-            if temporary and os.path.exists(temporary):
-                os.unlink(temporary)
+            pass
 
     def install(self, environment):
         """Route ``environment.compile`` through this cache; False if it has no ``compile`` to wrap."""
