@@ -1,16 +1,20 @@
 """A bad inventory fails before anything is written, with a message naming the variable.
 
-Each case runs site.yml against the emulator and asserts three things: the run failed, the
-validate task returned the case's whole message as one of its errors, and the emulator
-received no request that writes.
+Each case is a tenant of its own, its bad values in its host_vars (where an inventory keeps
+them), and all the cases of an environment are one site.yml run against the emulator: the
+validation is per tenant, and one run costs a fortieth of forty. For each case the test asserts
+that the run failed, that the validate task returned the case's whole message among its
+tenant's errors, and that the emulator received no request that writes.
 """
 
 import copy
+import os
 import shutil
 
 import pytest
+import yaml
 
-from conftest import REPO, failure_messages
+from conftest import REPO, Ansible, RealCluster, failure_messages, kubernetes_cluster
 
 VALIDATE = "Validate every role's inputs for this tenant"
 COLLISIONS = "Refuse tenants that share a namespace (every tenant of the inventory, --limit or not)"
@@ -72,12 +76,12 @@ CASES = [
     ("tls-issuer-name-empty", "dev", {"postgres_tls_issuer": {"kind": "ClusterIssuer", "name": ""}},
      "postgres_tls_issuer.name: '' is not a DNS-1123 subdomain (lowercase dot-separated labels, "
      "at most 253 characters)"),
-    # Extra vars apply to every tenant: per tenant, or they would share a namespace (refused first).
+    # Templated from the tenant's name (each case's tenant is named after the case).
     ("namespace-not-dns1123", "dev", {"edp_namespace": "{{ inventory_hostname }}_Dev"},
-     "edp_namespace: 'finance_Dev' is not a DNS-1123 label (lowercase letters, digits and '-', "
+     "edp_namespace: 'namespace-not-dns1123_Dev' is not a DNS-1123 label (lowercase letters, digits and '-', "
      "starting and ending with a letter or digit, at most 63 characters)"),
     ("tenant-name-not-dns1123", "dev", {"edp_tenant": "{{ inventory_hostname | upper }}"},
-     "edp_tenant: 'FINANCE' is not a DNS-1123 label (lowercase letters, digits and '-', "
+     "edp_tenant: 'TENANT-NAME-NOT-DNS1123' is not a DNS-1123 label (lowercase letters, digits and '-', "
      "starting and ending with a letter or digit, at most 63 characters)"),
     ("quota-not-a-quantity", "dev", {"tenant_quota": dict(PLATFORM["tenant_quota"], **{"requests.cpu": "2 cores"})},
      "tenant_quota['requests.cpu']: '2 cores' is not a Kubernetes quantity (such as 500m, 2, 512Mi, 10Gi)"),
@@ -277,12 +281,68 @@ def validate_errors(run, host="finance"):
     return []
 
 
-@pytest.mark.parametrize("inventory,extra_vars,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_fails_before_any_write_naming_the_variable(ansible, emulator, inventory, extra_vars, expected):
-    run = ansible.playbook("site.yml", inventory, extra_vars=extra_vars)
-    assert run.rc != 0, "site.yml accepted %s" % extra_vars
-    assert expected in validate_errors(run), failure_messages(run)
-    assert emulator.writes() == [], "wrote before failing: %s" % emulator.writes()
+def batch(case):
+    """The run a case belongs to: its environment, and the roles of the run when the case
+    chooses them (edp_roles is a play variable of site.yml, which host_vars cannot override:
+    it is given to the whole run as an extra variable)."""
+    _, environment, values, _ = case
+    return environment, tuple(values.get("edp_roles", ()))
+
+
+@pytest.fixture(scope="module")
+def case_runs(tmp_path_factory):
+    """run(case) -> (Run, writes) of site.yml over an inventory of the case's environment whose
+    tenants are the cases of its batch, each case's values in host_vars/<case>.yml, against a
+    fresh emulator. Each batch runs on first use and is kept for the module."""
+    done = {}
+
+    def run(case):
+        key = batch(case)
+        if key not in done:
+            environment, roles = key
+            folder = tmp_path_factory.mktemp("bad-inputs-" + environment)
+            inventory = folder / "inventory"
+            shutil.copytree(REPO / "inventories" / environment, inventory)
+            cases = [c for c in CASES if batch(c) == key]
+            shutil.rmtree(inventory / "host_vars", ignore_errors=True)
+            (inventory / "host_vars").mkdir()
+            for name, _, values, _ in cases:
+                values = {k: v for k, v in values.items() if k != "edp_roles"}
+                (inventory / "host_vars" / ("%s.yml" % name)).write_text(yaml.safe_dump(values))
+            (inventory / "hosts.yml").write_text(yaml.safe_dump(
+                {"all": {"children": {"tenants": {"hosts": {c[0]: None for c in cases}}}}}))
+            real = os.environ.get("EDP_TEST_KUBECONFIG")
+            cluster = RealCluster(real) if real else kubernetes_cluster().start()
+            try:
+                cluster.write_kubeconfig(str(folder / "kubeconfig"))
+                result = Ansible(folder, folder / "kubeconfig").playbook(
+                    "site.yml", str(inventory), extra_vars={"edp_roles": list(roles)} if roles else None)
+                done[key] = (result, cluster.writes())
+            finally:
+                if not real:
+                    cluster.stop()
+        return done[key]
+
+    return run
+
+
+@pytest.mark.parametrize("case,inventory,values,expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_fails_before_any_write_naming_the_variable(case_runs, case, inventory, values, expected):
+    run, writes = case_runs((case, inventory, values, expected))
+    assert run.rc != 0, "site.yml accepted %s" % values
+    assert expected in validate_errors(run, case), failure_messages(run)
+    assert writes == [], "wrote before failing: %s" % writes
+
+
+def test_each_case_fails_for_its_own_value_not_for_something_the_batch_shares(case_runs):
+    """Every case's tenant has errors, and no message is common to all of them: a problem of the
+    batched inventory itself (which would fail every tenant alike) would show here."""
+    [first, *_] = [c for c in CASES if batch(c) == ("dev", ())]
+    run, _ = case_runs(first)
+    errors = {c[0]: validate_errors(run, c[0]) for c in CASES if batch(c) == batch(first)}
+    assert all(len(e) >= 1 for e in errors.values()), [c for c, e in errors.items() if not e]
+    common = set.intersection(*(set(e) for e in errors.values()))
+    assert common == set(), "every case's tenant got %s" % common
 
 
 def test_there_are_at_least_forty_cases_and_each_is_distinct():
