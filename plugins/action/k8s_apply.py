@@ -16,6 +16,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.module_utils import k8s_release
 from ansible_collections.edp.platform.plugins.module_utils import k8s_render
 from ansible_collections.edp.platform.plugins.module_utils import k8s_service as svc
 from ansible_collections.edp.platform.plugins.plugin_utils import roles as role_files
@@ -43,6 +44,7 @@ ARGUMENT_SPEC = {
     "field_manager": {"type": "str", "default": "edp-platform"},
     "wait": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 300},
+    "release_history": {"type": "int", "default": 0},
 }
 # Options left out of a task are taken from these cross-role variables (roles/common).
 FROM_VARS = {
@@ -57,7 +59,26 @@ FROM_VARS = {
     "context": "edp_kube_context",
     "wait": "edp_wait",
     "wait_timeout": "edp_wait_timeout",
+    "release_history": "edp_release_history",
 }
+
+
+def provenance(task_vars):
+    """What a release records of where it came from (read only when one is written)."""
+    found = {"collection_version": k8s_release.collection_version(role_files.COLLECTION_DIR)}
+    found.update(k8s_release.git_commit(task_vars.get("inventory_dir")))
+    return found
+
+
+def release_settings(args, task_vars, **extra):
+    """Where the tenant's releases go (its namespace), or None: no namespace, or no history kept."""
+    if not args.get("namespace") or not args.get("release_history"):
+        return None
+    if args["release_history"] < 1:
+        raise AnsibleActionFail("release_history must be at least 1 (0 records no release), not %d"
+                                % args["release_history"])
+    return k8s_release.ReleaseSettings(namespace=args["namespace"], history=args["release_history"],
+                                       provenance=lambda: provenance(task_vars), **extra)
 
 
 class ActionModule(ActionBase):
@@ -82,7 +103,8 @@ class ActionModule(ActionBase):
             if service is None:
                 report, result["render"] = self._render(args, desired, set(groups))
             else:
-                report = svc.converge(service, self._settings(args, groups), desired)
+                report = svc.converge(service, self._settings(args, groups), desired,
+                                      release=release_settings(args, task_vars))
                 result["requests"] = dict(service.client.stats)
         except svc.ApplyError as exc:
             raise AnsibleActionFail(str(exc), result=dict(result, objects=exc.done))
@@ -93,6 +115,8 @@ class ActionModule(ActionBase):
                 service.close()
         result["counts"], result["changed"], result["msg"] = svc.summarise(report.objects)
         result["objects"] = report.objects
+        if report.release is not None:
+            result["release"] = report.release
         if report.diffs and self._task.diff:
             result["diff"] = report.diffs
         return result

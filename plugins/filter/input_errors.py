@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from urllib.parse import urlsplit
+
 from ansible_collections.edp.platform.plugins.module_utils import capacity
 from ansible_collections.edp.platform.plugins.module_utils.pg_archive import parse_age
 
@@ -34,7 +36,16 @@ description:
     C(one_of) (one of C(values), with C(why)), C(subset_of) (a list whose every item is in C(values)),
     C(cidrs) (a list of IPv4 or IPv6 networks, none with host bits set nor the whole internet),
     C(egress_rules) (a NetworkPolicy egress allow-list - C(cidr), C(ports) with C(port), C(protocol)
-    and C(end_port), C(except) networks inside C(cidr))."
+    and C(end_port), C(except) networks inside C(cidr)), C(url) (a URL of one of C(schemes), with a
+    host, with C(why)), C(ldap_dn) (an RFC 4514 distinguished name), C(ldap_filter) (an LDAP filter
+    in balanced parentheses), C(pem_certificate) (one or more PEM certificates), C(contains) (a list
+    that holds C(item), with C(why))."
+  - "Checks of Airflow's logins: C(role_map) (a mapping of a group DN - with C(dn_keys) - or a claim
+    value to a non-empty list of roles, each in C(roles)), C(airflow_users) (each user with a
+    C(username) listed once, not C(admin), C(email), C(first_name), C(last_name), C(roles) among
+    C(roles), and a C(password) that is a real secret, required when C(auth) is V(db)),
+    C(airflow_roles) (each a C(name) not among C(builtin), listed once, with C(permissions) of
+    C(action) and C(resource))."
   - "Checks of a mapping: C(known_keys) (no key outside C(keys)), C(replicas) (each of C(keys)
     present, a whole number of at least 0), C(without_keys) (none of the keys of C(keys), each
     naming the variable to set instead), C(resources) (C(requests) and C(limits), each a mapping
@@ -377,6 +388,166 @@ def _labels_problem(value):
     return None
 
 
+# An RFC 4514 distinguished name: attribute=value pairs (an attribute name or an OID), joined by
+# '+' within a relative name and by ',' between them; in a value the characters "+,;<>\= only
+# escaped (a backslash before them, or two hex digits after it).
+DN_ATTRIBUTE = re.compile(r"^\s*(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)\s*$")
+DN_ESCAPE = re.compile(r"\\(?:[0-9A-Fa-f]{2}|[\\\"+,;<>= #])")
+DN_EXAMPLE = "cn=airflow,ou=services,dc=example,dc=com"
+
+
+def _dn_valid(value):
+    if not isinstance(value, str) or not value.strip():
+        return False
+    pairs, current, i = [], "", 0
+    while i < len(value):
+        escape = DN_ESCAPE.match(value, i)
+        if escape:
+            current += escape.group(0)
+            i = escape.end()
+            continue
+        if value[i] in ",+":
+            pairs.append(current)
+            current = ""
+        else:
+            current += value[i]
+        i += 1
+    pairs.append(current)
+    for pair in pairs:
+        attribute, sep, text = pair.partition("=")
+        bare = DN_ESCAPE.sub("", text).strip()
+        if not sep or not DN_ATTRIBUTE.match(attribute) or not text.strip() or any(c in bare for c in '"+,;<>=\\'):
+            return False
+    return True
+
+
+def _ldap_dn_problem(value):
+    if _dn_valid(value):
+        return None
+    return "%r is not a distinguished name (attribute=value pairs joined by commas, such as %s)" % (value, DN_EXAMPLE)
+
+
+def _ldap_filter_problem(value):
+    """A filter as FAB takes it: in parentheses, balanced, not empty."""
+    if isinstance(value, str) and value.startswith("(") and value.endswith(")") and len(value) > 2:
+        depth = 0
+        for char in value:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth < 0:
+                break
+        else:
+            if depth == 0:
+                return None
+    return "%r is not an LDAP filter (one in balanced parentheses, such as (objectClass=inetOrgPerson))" % (value,)
+
+
+def _url_problem(value, schemes, why=""):
+    """A URL with one of ``schemes`` and a host (and a valid port, if any)."""
+    example = " or ".join("%s://host[:port]" % scheme for scheme in schemes)
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        good = parts is not None and parts.scheme in schemes and bool(parts.hostname) and (
+            parts.port is None or 0 < parts.port < 65536) and not any(c.isspace() for c in value)
+    except ValueError:  # a port that is no number
+        good = False
+    if good:
+        return None
+    return "%r is not a URL such as %s%s" % (value, example, why)
+
+
+def _pem_certificate_problem(value):
+    """One or more PEM certificates (the authority a client trusts)."""
+    try:
+        from cryptography import x509
+
+        if isinstance(value, str) and x509.load_pem_x509_certificates(value.encode()):
+            return None
+    except (ImportError, ValueError):
+        pass
+    return "is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)"
+
+
+def _roles_problem(roles, known):
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+        return "must be a list of role names (at least one)"
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        return "%s %s not %s of Airflow's roles (%s)" % (
+            ", ".join(repr(r) for r in unknown), "is" if len(unknown) == 1 else "are",
+            "one" if len(unknown) == 1 else "among", ", ".join(known))
+    return None
+
+
+def _role_map_problems(value, known, dn_keys):
+    """{key: [roles]}: every role known; with ``dn_keys`` every key a distinguished name."""
+    if not isinstance(value, dict) or not value:
+        return ["must map at least one %s to its Airflow roles" % ("group DN" if dn_keys else "claim value")]
+    problems = []
+    for key, roles in value.items():
+        if dn_keys and _ldap_dn_problem(key):
+            problems.append("[%r]: %s" % (key, _ldap_dn_problem(key)))
+        problem = _roles_problem(roles, known)
+        if problem:
+            problems.append("[%r]: %s" % (key, problem))
+    return problems
+
+
+def _airflow_users_problems(value, known, admin, passwords):
+    """airflow_users: unique names, not the admin, known roles, a password where Airflow checks it."""
+    if not isinstance(value, list):
+        return ["must be a list"]
+    problems, seen = [], set()
+    for i, user in enumerate(value):
+        if not isinstance(user, dict) or not isinstance(user.get("username"), str) or not user.get("username"):
+            problems.append("[%d]: needs a username" % i)
+            continue
+        name = user["username"]
+        where = "[%d] (%s)" % (i, name)
+        if name in seen:
+            problems.append("%s: is listed twice" % where)
+        seen.add(name)
+        if name == admin:
+            problems.append("%s: is the admin (airflow_admin_username), which the role keeps apart" % where)
+        for field in ("email", "first_name", "last_name"):
+            if not user.get(field):
+                problems.append("%s: needs %s" % (where, field))
+        if user.get("email") and _email_problem(user["email"]):
+            problems.append("%s.email: %s" % (where, _email_problem(user["email"])))
+        roles_problem = _roles_problem(user.get("roles"), known)
+        if roles_problem:
+            problems.append("%s.roles: %s" % (where, roles_problem))
+        if passwords and "password" not in user:
+            problems.append("%s: needs a password (from the vault) when users log in with Airflow's own "
+                            "database (airflow_auth: db)" % where)
+        elif "password" in user and _secret_problem(user["password"]):
+            problems.append("%s.password: %s" % (where, _secret_problem(user["password"])))
+    return problems
+
+
+def _airflow_roles_problems(value, builtin):
+    """airflow_roles: a name of its own each, with permissions (action and resource)."""
+    if not isinstance(value, list):
+        return ["must be a list"]
+    problems, seen = [], set()
+    for i, role in enumerate(value):
+        if not isinstance(role, dict) or not isinstance(role.get("name"), str) or not role.get("name"):
+            problems.append("[%d]: needs a name" % i)
+            continue
+        where = "[%d] (%s)" % (i, role["name"])
+        if role["name"] in builtin:
+            problems.append("%s: is one of Airflow's own roles (%s), which it keeps itself"
+                            % (where, ", ".join(builtin)))
+        if role["name"] in seen:
+            problems.append("%s: is listed twice" % where)
+        seen.add(role["name"])
+        permissions = role.get("permissions")
+        if not isinstance(permissions, list) or not permissions or not all(
+                isinstance(p, dict) and p.get("action") and p.get("resource") for p in permissions):
+            problems.append("%s.permissions: must be a list of {action, resource} (such as "
+                            "{action: can_read, resource: DAGs})" % where)
+    return problems
+
+
 def _each(value, problem):
     if not isinstance(value, dict):
         return ["must be a mapping"]
@@ -410,6 +581,10 @@ def check_one(check):
         "email": _email_problem,
         "absolute_path": lambda v: None if isinstance(v, str) and v.startswith("/")
         else "%r is not an absolute path" % (v,),
+        "ldap_dn": _ldap_dn_problem,
+        "ldap_filter": _ldap_filter_problem,
+        "pem_certificate": _pem_certificate_problem,
+        "url": lambda v: _url_problem(v, check.get("schemes") or ["https"], _why(check)),
     }
     if kind == "one_of":
         allowed = check.get("values") or []
@@ -457,6 +632,17 @@ def check_one(check):
         return capacity.quota_problems(value, check.get("pods"), check.get("volumes"), check.get("limit_range"))
     if kind == "limit_range_max":
         return capacity.limit_range_problems(value, check.get("pods"), check.get("limit_range"))
+    if kind == "contains":
+        if not isinstance(value, list):
+            return ["must be a list"]
+        return [] if check.get("item") in value else ["lacks %r (it is %r)%s" % (check.get("item"), value, _why(check))]
+    if kind == "role_map":
+        return _role_map_problems(value, check.get("roles") or [], bool(check.get("dn_keys")))
+    if kind == "airflow_users":
+        return _airflow_users_problems(value, check.get("roles") or [], check.get("admin"),
+                                       check.get("auth", "db") == "db")
+    if kind == "airflow_roles":
+        return _airflow_roles_problems(value, check.get("builtin") or [])
     if kind in single:
         problem = single[kind](value)
         return [problem] if problem else []

@@ -332,3 +332,188 @@ def ensure_user(client, params, check_mode=False):
                       diff=diff_views(current, after, password_changed=new_password is not None))
     result["user"] = after
     return result
+
+
+# -- users as data (airflow_users) ------------------------------------------------------------
+
+VARIABLES = "/api/v2/variables"
+
+
+def users_to_remove(managed_before, listed, keep):
+    """The users to delete: those this list managed before and no longer names, never ``keep``.
+
+    Only users the list made are ever removed: the admin, users made by hand and users a
+    directory or provider registered at their login (LDAP, OpenID Connect) are not in
+    ``managed_before``.
+    """
+    return sorted(set(managed_before) - set(listed) - set(keep))
+
+
+def user_params(user, generated_password):
+    """airflow_user's parameters for one entry of the list.
+
+    A user with a password is Airflow's own: its roles are kept exactly and its password is what
+    the vault says (changed when it no longer logs in). A user without one logs in through LDAP or
+    OpenID Connect: created with a password no one knows (``generated_password``, never kept) and
+    the listed roles, which their groups or claim replace at each login - so its roles are set
+    only when it is created.
+    """
+    own = bool(user.get("password"))
+    return {
+        "username": user["username"], "state": "present",
+        "first_name": user.get("first_name"), "last_name": user.get("last_name"), "email": user.get("email"),
+        "roles": user.get("roles"), "password": user["password"] if own else generated_password,
+        "update_password": "always" if own else "on_create", "roles_on_create_only": not own,
+    }
+
+
+def managed_value(names):
+    """What the state variable holds: the sorted user names, as JSON."""
+    return json.dumps(sorted(set(names)))
+
+
+def parse_managed(value):
+    if not value:
+        return []
+    try:
+        names = json.loads(value)
+    except ValueError:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def get_variable(client, key):
+    answer = client._call("GET", "%s/%s" % (VARIABLES, quote(key, safe="")), "read variable %s" % key, (200,),
+                          absent_ok=True)
+    return None if answer is None else answer.get("value")
+
+
+def set_variable(client, key, value, exists, description):
+    if exists:
+        client._call("PATCH", "%s/%s" % (VARIABLES, quote(key, safe="")), "update variable %s" % key, (200,),
+                     body={"key": key, "value": value, "description": description})
+    else:
+        client._call("POST", VARIABLES, "create variable %s" % key, (200, 201),
+                     body={"key": key, "value": value, "description": description})
+
+
+def ensure_users(client, users, keep, state_variable, generated_password, check_mode=False):
+    """Make the listed users present and remove those the list made before and dropped."""
+    client.login()
+    before_raw = get_variable(client, state_variable)
+    managed_before = parse_managed(before_raw)
+    result = {"changed": False, "created": [], "updated": {}, "removed": [], "unchanged": []}
+    for user in users:
+        params = user_params(user, generated_password)
+        current = user_view(client.get_user(params["username"]))
+        if params.pop("roles_on_create_only") and current is not None:
+            params["roles"] = None
+        one = _ensure_present(client, params, current, check_mode)
+        if "created" in one:
+            result["created"].append(params["username"])
+        elif one:
+            result["updated"][params["username"]] = one
+        else:
+            result["unchanged"].append(params["username"])
+    for username in users_to_remove(managed_before, [u["username"] for u in users], keep):
+        if client.get_user(username) is not None:
+            if not check_mode:
+                client.delete_user(username)
+            result["removed"].append(username)
+    listed = sorted({u["username"] for u in users} - set(keep))
+    if set(managed_before) != set(listed) or (before_raw is not None and parse_managed(before_raw) != listed):
+        if not check_mode:
+            set_variable(client, state_variable, managed_value(listed), before_raw is not None,
+                         "Managed by edp.platform: the users airflow_users made (the airflow role removes "
+                         "those it no longer lists)")
+        result["state_changed"] = True
+    result["changed"] = bool(result["created"] or result["updated"] or result["removed"]
+                             or result.get("state_changed"))
+    return result
+
+
+def _ensure_present(client, params, current, check_mode):
+    """What changed for one user (['created'], or the fields), as ensure_user does."""
+    username = params["username"]
+    if current is None:
+        missing = missing_for_create(params)
+        if missing:
+            raise AirflowError("user %s does not exist in Airflow at %s; to create it, set %s"
+                               % (username, client.url, ", ".join(missing)))
+        if params.get("roles"):
+            check_roles(client, username, params["roles"])
+        if not check_mode:
+            created = client.create_user(create_body(params))
+            extra = desired_changes(params, user_view(created))
+            if "roles" in extra:
+                mask, body = patch_request({"roles": extra["roles"]})
+                client.patch_user(username, mask, body)
+        return ["created"]
+    changes = desired_changes(params, current)
+    if changes.get("roles"):
+        check_roles(client, username, changes["roles"])
+    new_password = None
+    if params.get("password") and params.get("update_password") == "always":
+        if not client.can_log_in(username, params["password"]):
+            new_password = params["password"]
+    if (changes or new_password is not None) and not check_mode:
+        mask, body = patch_request(changes, new_password)
+        client.patch_user(username, mask, body)
+    return sorted(changes) + (["password"] if new_password is not None else [])
+
+
+# -- roles as data (airflow_roles) ------------------------------------------------------------
+
+def role_permissions(api_role):
+    """A role's permissions as the API returns it: a sorted list of (action, resource)."""
+    return sorted({(p["action"]["name"], p["resource"]["name"]) for p in (api_role or {}).get("actions") or []})
+
+
+def wanted_permissions(role):
+    """The permissions a role of the list asks for: a sorted list of (action, resource)."""
+    return sorted({(p["action"], p["resource"]) for p in role.get("permissions") or []})
+
+
+def role_body(name, permissions):
+    return {"name": name, "actions": [{"action": {"name": a}, "resource": {"name": r}} for a, r in permissions]}
+
+
+def ensure_roles(client, roles, builtin, state_variable, check_mode=False):
+    """Make the listed roles exist with exactly their permissions; remove those the list made
+    before and no longer names (never Airflow's own)."""
+    client.login()
+    before_raw = get_variable(client, state_variable)
+    managed_before = parse_managed(before_raw)
+    result = {"changed": False, "created": [], "updated": [], "removed": [], "unchanged": []}
+    for role in roles:
+        name = role["name"]
+        path = "%s/%s" % (ROLES, quote(name, safe=""))
+        current = client._call("GET", path, "read role %s" % name, (200,), absent_ok=True)
+        wanted = wanted_permissions(role)
+        if current is None:
+            if not check_mode:
+                client._call("POST", ROLES, "create role %s" % name, (200, 201), body=role_body(name, wanted))
+            result["created"].append(name)
+        elif role_permissions(current) != wanted:
+            if not check_mode:
+                client._call("PATCH", path, "update role %s" % name, (200,), body=role_body(name, wanted),
+                             query={"update_mask": "actions"})
+            result["updated"].append(name)
+        else:
+            result["unchanged"].append(name)
+    listed = sorted({r["name"] for r in roles})
+    for name in users_to_remove(managed_before, listed, builtin):
+        path = "%s/%s" % (ROLES, quote(name, safe=""))
+        if client._call("GET", path, "read role %s" % name, (200,), absent_ok=True) is not None:
+            if not check_mode:
+                client._call("DELETE", path, "delete role %s" % name, (200, 204), absent_ok=True)
+            result["removed"].append(name)
+    if set(managed_before) != set(listed) or (before_raw is not None and parse_managed(before_raw) != listed):
+        if not check_mode:
+            set_variable(client, state_variable, managed_value(listed), before_raw is not None,
+                         "Managed by edp.platform: the roles airflow_roles made (the airflow role removes "
+                         "those it no longer lists)")
+        result["state_changed"] = True
+    result["changed"] = bool(result["created"] or result["updated"] or result["removed"]
+                             or result.get("state_changed"))
+    return result

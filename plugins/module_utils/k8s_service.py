@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.module_utils import k8s_release
 from ansible_collections.edp.platform.plugins.module_utils import k8s_render
 from ansible_collections.edp.platform.plugins.module_utils.kube import KubeApiError
 
@@ -67,6 +68,8 @@ class Settings:
     check: bool = False
     wait: bool = False
     wait_timeout: int = 300
+    # Kinds the prune reports as kept instead of deleting (a rollback keeps every Secret).
+    kept_kinds: frozenset = frozenset()
 
     @property
     def apply_query(self):
@@ -79,6 +82,7 @@ class Report:
 
     objects: list = field(default_factory=list)
     diffs: list = field(default_factory=list)
+    release: dict | None = None  # the release recorded (module_utils/k8s_release.py), if any
 
     def note(self, obj, action, **extra):
         meta = obj["metadata"]
@@ -235,9 +239,14 @@ class ApplyService:
             return None
 
     def _list(self, api_version, kind, res, namespace):
-        """The kind's objects in namespace (each with apiVersion and kind set); [] on a 404."""
+        """The kind's objects in namespace (each with apiVersion and kind set); [] on a 404. Secrets
+        but the tenant's releases: at tens of kilobytes each, they are read only when one is
+        recorded (k8s_release.list_releases), not on every run."""
+        query = None
+        if (api_version, kind) == ("v1", "Secret"):
+            query = {"labelSelector": "!" + k8s_release.LABEL_REVISION}
         try:
-            listing = self.client.request("GET", self.client.path(api_version, res, namespace))
+            listing = self.client.request("GET", self.client.path(api_version, res, namespace), query)
         except KubeApiError as exc:
             if exc.status != 404:
                 raise
@@ -422,6 +431,10 @@ class ApplyService:
         stale = [o for k, o in live.items() if k not in wanted
                  and (o["metadata"].get("labels") or {}).get(ko.LABEL_ROLE) in settings.components]
         for obj in reversed(ko.ordered(stale)):
+            if obj["kind"] in settings.kept_kinds and obj["kind"] not in ko.PROTECTED_KINDS:
+                report.note(obj, "kept", reason="a rollback deletes no %s; delete it by hand if it is not needed"
+                            % obj["kind"])
+                continue
             if obj["kind"] in ko.PROTECTED_KINDS:
                 report.note(obj, "orphaned", reason="kept: %s holds data; delete it by hand" % obj["kind"])
                 continue
@@ -477,25 +490,82 @@ class ApplyService:
         return polls
 
 
-def converge(service, settings, desired):
+def releases(service, settings, release, state):
+    """The tenant's releases, oldest first (one LIST by label; none in a namespace made now)."""
+    if release.namespace in state.new_namespaces:
+        return []
+    return k8s_release.list_releases(service, settings, release.namespace)
+
+
+def changed(report):
+    return any(i["action"] in CHANGES for i in report.objects)
+
+
+def converge(service, settings, desired, release=None, keep=()):
     """The apply, step by step (kubernetes.core's runner): read, refuse or go on, write what
-    differs, prune, record the kinds, wait. Returns the Report; raises ApplyError (with what was
-    done before) when a step fails."""
+    differs, prune, record the kinds, record a release when something changed, wait. Returns
+    the Report; raises ApplyError (with what was done before) when a step fails.
+
+    ``release``: a k8s_release.ReleaseSettings, or None to record none. ``keep``: objects left as
+    they are live, neither applied nor pruned (a rollback's Secrets, whose values a release does
+    not hold, and its volumes); one not there is created, but a Secret, which stops the run."""
     report = Report()
+    keep = list(keep)
     try:
-        state = service.live_state(settings, desired)
+        state = service.live_state(settings, list(desired) + keep)
+        gone = [o for o in keep if state.found.get(ko.key(o)) is None]
+        missing = [ko.ident(o) for o in gone if o["kind"] == "Secret"]
+        if gone and not missing:
+            keep = [o for o in keep if o not in gone]
+            desired = ko.ordered(list(desired) + gone)
+        if missing:
+            raise ApplyError("nothing was changed: %s %s not in the cluster, and a release keeps no Secret "
+                             "value: run site.yml to make %s again"
+                             % (", ".join(missing), "is" if len(missing) == 1 else "are",
+                                "it" if len(missing) == 1 else "them"))
         live, adopted = service.check_before_writing(settings, desired, state)
         applied = service.apply(settings, desired, live, adopted, state.new_namespaces, report)
         if settings.prune:
-            service.prune(settings, desired, live, report)
+            service.prune(settings, list(desired) + keep, live, report)
         if not settings.check:
-            service.write_records(settings, desired, state.records)
+            service.write_records(settings, list(desired) + keep, state.records)
+        if release is not None and changed(report):
+            previous = releases(service, settings, release, state)
+            if settings.check:
+                report.release = {"revision": previous[-1].revision + 1 if previous else 1, "recorded": False}
+            else:
+                served = [o for o, _ in applied] + keep
+                report.release = k8s_release.record(service, settings, release, served, previous)
         if settings.wait and not settings.check:
             service.wait(applied, settings.wait_timeout)
     except ApplyError as exc:
         exc.done = list(report.objects)
         raise
+    except k8s_release.ReleaseError as exc:
+        raise ApplyError("release: %s (done before the error: %s)" % (exc, report.done_words()), report.objects)
     except KubeApiError as exc:
         raise ApplyError("Kubernetes API: %s (done before the error: %s)" % (exc, report.done_words()),
                          report.objects)
     return report
+
+
+def history(service, settings, namespace):
+    """The tenant's releases in namespace, oldest first, each in a line's worth of fields (one LIST)."""
+    found = k8s_release.list_releases(service, settings, namespace)
+    current = found[-1].revision if found else None
+    return [k8s_release.summary(r, current) for r in found]
+
+
+def rollback(service, settings, release, revision):
+    """Go back to a release: re-apply its objects but its Secrets (a release holds no Secret
+    value: the live ones stay as they are, and must be there), prune what it did not have (never
+    a PersistentVolumeClaim, Namespace or Secret), and record the outcome as a new release, as
+    Helm does. ``revision`` 0 is the release before the current one. Returns ``(the release gone
+    back to, Report)``; raises ReleaseError (before any write) when that release is not kept."""
+    found = k8s_release.list_releases(service, settings, release.namespace)
+    target, current = k8s_release.pick(found, revision, settings.tenant, release.namespace)
+    apply, keep = k8s_release.split_for_rollback(target.objects)
+    components = frozenset(target.content.get("components") or []) | frozenset(current.content.get("components") or [])
+    settings = replace(settings, components=components, kept_kinds=k8s_release.KEPT_KINDS)
+    release = replace(release, source="rollback", rollback_of=target.revision)
+    return target, converge(service, settings, apply, release=release, keep=keep)

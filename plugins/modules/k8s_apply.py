@@ -89,7 +89,7 @@ options:
       - The tenant the objects belong to; the C(edp.platform/tenant) label and the prune scope.
       - Options left out are taken from the cross-role variables of the same meaning -
         C(edp_tenant), C(edp_environment), C(edp_namespace), C(edp_labels), C(edp_adopt), C(edp_render_dir), C(edp_render_secret_values), C(edp_kubeconfig),
-        C(edp_kube_context), C(edp_wait) and C(edp_wait_timeout) - so role tasks stay short.
+        C(edp_kube_context), C(edp_wait), C(edp_wait_timeout) and C(edp_release_history) - so role tasks stay short.
     type: str
     required: true
   environment:
@@ -156,6 +156,20 @@ options:
       - Seconds to wait with O(wait).
     type: int
     default: 300
+  release_history:
+    description:
+      - When the apply changed something, record a release in O(namespace) - a Secret C(edp-release.v<N>) of
+        type C(edp.platform/release.v1) holding the revision, the collection version, the inventory's git commit
+        (when the inventory is in a git checkout), the sha256 of the applied set and the applied objects as gzip'd
+        JSON, every Secret value masked - and keep this many, deleting older ones. A run that changed nothing
+        records nothing and writes nothing. The objects of components not in this call are carried over from the
+        previous release, so every release describes the whole tenant.
+      - A run that changes nothing does not read them (its LIST of Secrets leaves them out, by label); a run that
+        changed something reads them with one LIST by label, writes one, and deletes each beyond the number kept.
+      - V(0) (or no O(namespace)) records none; C(playbooks/rollback.yml) goes back to a release,
+        C(playbooks/history.yml) lists them. Not in render mode.
+    type: int
+    default: 0
 attributes:
   check_mode:
     support: full
@@ -203,6 +217,11 @@ counts:
   returned: always
   type: dict
   sample: {created: 2, unchanged: 3}
+release:
+  description: The release recorded (in check mode, the one that would be, with C(recorded=false)).
+  returned: when the apply changed something and O(release_history) is set
+  type: dict
+  sample: {revision: 3, secret: edp-release.v3, hash: 9f2c0d..., objects: 58, source: site, pruned_revisions: [1]}
 requests:
   description: How many read and write requests were sent to the API server.
   returned: when applying (not in render mode)

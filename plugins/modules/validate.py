@@ -16,7 +16,9 @@ description:
     argument validation does.
   - Then runs the role's C(<role>_input_checks) from its C(vars/main.yml) - DNS-1123 names,
     Kubernetes quantities, pinned images, labels, required secrets, ports, requests within
-    limits, the quota and the database connections the platform needs (see the
+    limits, the quota and the database connections the platform needs, URLs of the schemes
+    an environment allows, LDAP DNs and filters, role mappings and users whose every role
+    exists (see the
     P(edp.platform.input_errors#filter) filter). Each check names a variable (C(var), a dotted
     path reaches into a mapping) and the C(check), optionally C(unless_empty), a C(when)
     condition (or a variable's name), C(with) (other variables to compare with, by name),

@@ -69,6 +69,12 @@ ALLOWED = [
           "triggerer's log servers"),
     Allow("Job/airflow-admin", "admin|", "airflow-secrets", frozenset({"admin-username", "admin-password"}),
           "creates the first admin (the password from a file of a Secret volume)"),
+    Allow("Deployment/airflow-api-server", "api-server", "airflow-auth",
+          frozenset({"ldap-bind-password", "oidc-client-secret"}),
+          "with airflow_auth ldap or oidc, the api-server alone logs users in: the directory's search "
+          "account or the provider's client secret, read by webserver_config.py from its environment"),
+    Allow("Deployment/airflow-api-server", "", "airflow-auth", frozenset({"ldap-ca.crt"}),
+          "the LDAP server's certificate authority (public), the file the api-server verifies it against"),
     Allow("StatefulSet/postgres|Job/postgres-bootstrap", "postgres|bootstrap", "postgres-credentials",
           frozenset({"superuser-password"}), "PostgreSQL's superuser: initdb, and the bootstrap creating "
           "Airflow's role and database"),
@@ -129,10 +135,21 @@ def prod(tmp_path_factory):
     return render(Ansible(tmp_path_factory.mktemp("ansible")), tmp_path_factory.mktemp("render"))
 
 
+# Logins from an LDAP directory (airflow_auth), as prod allows them: ldaps, the authority given.
+LDAP_LOGIN = {
+    "airflow_auth": "ldap", "airflow_ldap_url": "ldaps://ldap.example.com",
+    "airflow_ldap_bind_dn": "cn=airflow,ou=services,dc=example,dc=com", "airflow_ldap_bind_password": "b1nd-S3cret",
+    "airflow_ldap_search_base": "ou=people,dc=example,dc=com",
+    "airflow_ldap_roles": {"cn=airflow-ops,ou=groups,dc=example,dc=com": ["Op"]},
+}
+
+
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory):
     """finance in prod with other inventory choices: {name: objects}."""
     from conftest import Ansible
+
+    from lib.ldap_server import make_tls
 
     ansible = Ansible(tmp_path_factory.mktemp("ansible"))
     backend = "airflow.providers.cncf.kubernetes.secrets.kubernetes_secrets_backend.KubernetesSecretsBackend"
@@ -142,6 +159,7 @@ def variants(tmp_path_factory):
         "secrets-backend": {"airflow_config": {"AIRFLOW__SECRETS__BACKEND": backend}},
         "openshift": {"edp_flavour": "openshift"},
         "istio": {"network_policy_istio": True},
+        "ldap": dict(LDAP_LOGIN, airflow_ldap_ca_cert=make_tls(tmp_path_factory.mktemp("ldap-ca"))[0].read_text()),
     }
     return {name: render(ansible, tmp_path_factory.mktemp(name), "--limit", "finance", **extra)
             for name, extra in choices.items()}
@@ -385,3 +403,12 @@ def test_istio_tells_task_pods_from_airflows_components(variants):
     assert {"%s/%s" % (NS, a) for a in ("airflow", "pgbouncer")} <= database
     assert {"%s/%s" % (NS, a) for a in ("airflow", "airflow-api-server", "airflow-scheduler")} == pooler
     assert "%s/airflow-worker" % NS in principals("airflow-api-server")
+
+
+def test_only_the_api_server_gets_the_login_secrets(variants):
+    objects = tenant(variants["ldap"])
+    refs = list(secret_references(objects))
+    assert unexpected(refs) == [], "secret references without a reason in ALLOWED"
+    auth = sorted({(r.where, r.key) for r in refs if r.secret == "airflow-auth"})
+    assert auth == [("Deployment/airflow-api-server", "ldap-bind-password"),
+                    ("Deployment/airflow-api-server", "ldap-ca.crt")], auth

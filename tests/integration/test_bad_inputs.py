@@ -60,6 +60,20 @@ PLATFORM = {
 }
 
 
+# A valid LDAP and OpenID Connect setting, which each case breaks in one place.
+LDAP = {
+    "airflow_auth": "ldap", "airflow_ldap_url": "ldaps://ldap.example.com",
+    "airflow_ldap_bind_dn": "cn=airflow,ou=services,dc=example,dc=com", "airflow_ldap_bind_password": "b1nd-S3cret",
+    "airflow_ldap_search_base": "ou=people,dc=example,dc=com",
+    "airflow_ldap_roles": {"cn=airflow-ops,ou=groups,dc=example,dc=com": ["Op"]},
+}
+OIDC = {
+    "airflow_auth": "oidc", "airflow_oidc_issuer": "https://idp.example.com", "airflow_oidc_client_id": "airflow",
+    "airflow_oidc_client_secret": "cl1ent-S3cret", "airflow_oidc_roles": {"airflow-ops": ["Op"]},
+    "airflow_ingress_host": "airflow.example.com",
+}
+
+
 def platform(**changes):
     """The PLATFORM sizes with some changed (a whole variable at a time)."""
     return dict(copy.deepcopy(PLATFORM), **changes)
@@ -210,6 +224,8 @@ CASES = [
     ("archive-timeout-zero", "dev", {"postgres_archive_timeout": 0},
      "postgres_archive_timeout: 0 is not a whole number of at least 1"),
     ("keep-count-zero", "dev", {"dr_dump_keep_count": 0}, "dr_dump_keep_count: 0 is not a whole number of at least 1"),
+    ("release-history-zero", "dev", {"edp_release_history": 0},
+     "edp_release_history: 0 is not a whole number of at least 1"),
     # Enough database connections, with the arithmetic.
     ("max-connections-too-few", "dev", platform(postgres_max_connections=50),
      "postgres_max_connections: 50 is fewer than the 71 connections the platform may open: "
@@ -268,6 +284,34 @@ CASES = [
     ("empty-storage-class-not-meant", "dev", {"edp_storage_class_default": False},
      "edp_storage_class: is required: name the StorageClass of the tenant's volumes, or set "
      "edp_storage_class_default: true if the cluster's default StorageClass is meant"),
+    # Who logs in (airflow_auth): what the chosen way needs, before anything is written.
+    ("unknown-auth", "dev", {"airflow_auth": "saml"},
+     "airflow: value of airflow_auth must be one of: db, ldap, oidc, got: saml"),
+    ("ldap-url-without-scheme", "dev", dict(LDAP, airflow_ldap_url="ldap.example.com"),
+     "airflow_ldap_url: 'ldap.example.com' is not a URL such as ldaps://host[:port] or ldap://host[:port]"),
+    ("ldap-in-clear-in-prod", "prod", dict(LDAP, airflow_ldap_url="ldap://ldap.example.com"),
+     "airflow_ldap_url: 'ldap://ldap.example.com' is not a URL such as ldaps://host[:port]: staging and prod "
+     "send no password in clear (use ldaps://, or set airflow_ldap_start_tls)"),
+    ("ldap-bind-dn-not-a-dn", "dev", dict(LDAP, airflow_ldap_bind_dn="cn=airflow dc=example"),
+     "airflow_ldap_bind_dn: 'cn=airflow dc=example' is not a distinguished name (attribute=value pairs joined "
+     "by commas, such as cn=airflow,ou=services,dc=example,dc=com)"),
+    ("ldap-bind-password-missing", "dev", dict(LDAP, airflow_ldap_bind_password=""),
+     "airflow_ldap_bind_password: is required: set it in a vaulted variable (ansible-vault) or an AWX credential"),
+    ("ldap-group-mapped-to-unknown-role", "dev",
+     dict(LDAP, airflow_ldap_roles={"cn=airflow-ops,ou=groups,dc=example,dc=com": ["Operator"]}),
+     "airflow_ldap_roles['cn=airflow-ops,ou=groups,dc=example,dc=com']: 'Operator' is not one of Airflow's "
+     "roles (Admin, Op, User, Viewer, Public)"),
+    ("oidc-issuer-in-clear-in-staging", "staging", dict(OIDC, airflow_oidc_issuer="http://idp.example.com"),
+     "airflow_oidc_issuer: 'http://idp.example.com' is not a URL such as https://host[:port]: staging and "
+     "prod send no secret in clear"),
+    ("oidc-without-public-host", "dev", dict(OIDC, airflow_ingress_host=""),
+     "airflow_ingress_host: is required: the provider sends users back to the api-server's public address "
+     "(the Ingress or Route host)"),
+    ("user-without-password-with-db-logins", "dev", {"airflow_users": [
+        {"username": "jdoe", "email": "jdoe@example.com", "first_name": "J", "last_name": "Doe",
+         "roles": ["Viewer"]}]},
+     "airflow_users[0] (jdoe): needs a password (from the vault) when users log in with Airflow's own "
+     "database (airflow_auth: db)"),
 ]
 
 

@@ -21,8 +21,8 @@ CUSTOM_KINDS = {"Route", "ServiceMonitor", "PodMonitor", "PrometheusRule", "Spar
 FLAVOURS = [(env, "kubernetes") for env in ENVIRONMENTS] + [("prod", "openshift")]
 
 
-def render(ansible, env, folder, **extra_vars):
-    run = ansible.playbook("site.yml", env, extra_vars=dict(edp_render_dir=str(folder), **extra_vars))
+def render(ansible, env, folder, *args, **extra_vars):
+    run = ansible.playbook("site.yml", env, *args, extra_vars=dict(edp_render_dir=str(folder), **extra_vars))
     assert run.rc == 0, failure_messages(run)
     return run
 
@@ -96,6 +96,12 @@ FEATURES_ON = {
     "airflow_worker_spark_operator": True,
     "airflow_config": {"AIRFLOW__SECRETS__BACKEND":
                        "airflow.providers.cncf.kubernetes.secrets.kubernetes_secrets_backend.KubernetesSecretsBackend"},
+    "airflow_auth": "ldap",
+    "airflow_ldap_url": "ldaps://ldap.example.com",
+    "airflow_ldap_bind_dn": "cn=airflow,ou=services,dc=example,dc=com",
+    "airflow_ldap_bind_password": "features-bind-password",
+    "airflow_ldap_search_base": "ou=people,dc=example,dc=com",
+    "airflow_ldap_roles": {"cn=airflow-ops,ou=groups,dc=example,dc=com": ["Op"]},
 }
 
 
@@ -208,3 +214,61 @@ def test_what_is_rendered_is_what_is_applied(ansible, emulator, tmp_path):
                 assert key in live["data"], "%s: generated key %s was not applied" % (path.name, key)
                 doc["data"][key] = live["data"][key]
         assert ko.is_subset(doc, live), "%s differs from what was applied" % path.name
+
+
+# Who logs in (airflow_auth): LDAP and OpenID Connect, rendered for dev; the bind password and the
+# client secret must be in the Secret airflow-auth only, and nowhere in the output at -vvv.
+AUTH_SECRETS = {"ldap": "bind-" + "Zq7xL3vR9tPw", "oidc": "client-" + "Hn4kT8mWs2Ye"}
+AUTH_SETTINGS = {
+    "ldap": {"airflow_auth": "ldap", "airflow_ldap_url": "ldap://ldap.example.com", "airflow_ldap_start_tls": True,
+             "airflow_ldap_ca_cert": None,  # filled in by the test (a real PEM)
+             "airflow_ldap_bind_dn": "cn=airflow,ou=services,dc=example,dc=com",
+             "airflow_ldap_bind_password": AUTH_SECRETS["ldap"],
+             "airflow_ldap_search_base": "ou=people,dc=example,dc=com",
+             "airflow_ldap_roles": {"cn=airflow-ops,ou=groups,dc=example,dc=com": ["Op"],
+                                    "cn=airflow-viewers,ou=groups,dc=example,dc=com": ["Viewer"]}},
+    "oidc": {"airflow_auth": "oidc", "airflow_oidc_issuer": "https://idp.example.com/realms/edp",
+             "airflow_oidc_client_id": "airflow", "airflow_oidc_client_secret": AUTH_SECRETS["oidc"],
+             "airflow_oidc_roles": {"airflow-ops": ["Op"]}, "airflow_ingress_host": "airflow.finance.example.com"},
+}
+
+
+@pytest.mark.parametrize("auth", ["ldap", "oidc"])
+def test_auth_objects_are_valid_and_hold_their_secret_only_in_the_auth_secret(ansible_offline, tmp_path, auth):
+    import base64
+
+    from lib.ldap_server import make_tls
+
+    settings = dict(AUTH_SETTINGS[auth])
+    if auth == "ldap":
+        ca, _, _ = make_tls(tmp_path)
+        settings["airflow_ldap_ca_cert"] = ca.read_text()
+    secret = AUTH_SECRETS[auth]
+    folder = tmp_path / "render"
+    run = render(ansible_offline, "dev", folder, "-vvv", edp_flavour="kubernetes", **settings)
+    assert secret not in run.output, "the %s secret shows in the -vvv output" % auth
+    objects = load(folder)
+    files = [str(p) for p, doc in objects.items() if doc["kind"] not in CUSTOM_KINDS]
+    for version in KUBE_VERSIONS:
+        proc = subprocess.run([str(BIN / "kubernetes-validate"), "--strict", "--quiet", "-k", version] + files,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    holding = sorted(str(p.relative_to(folder)) for p in objects if secret in p.read_text()
+                     or base64.b64encode(secret.encode()).decode() in p.read_text())
+    auth_secrets = sorted(str(p.relative_to(folder)) for p, doc in objects.items()
+                          if doc["kind"] == "Secret" and doc["metadata"]["name"] == "airflow-auth")
+    assert auth_secrets and holding == auth_secrets, "the %s secret is in %s" % (auth, holding)
+    config = [d for d in objects.values() if d["metadata"]["name"] == "airflow-webserver-config"
+              and d["metadata"]["namespace"] == "finance-dev"]
+    auth_type = "AUTH_TYPE = AUTH_%s" % {"ldap": "LDAP", "oidc": "OAUTH"}[auth]
+    assert config and auth_type in config[0]["data"]["webserver_config.py"]
+    api = [d for d in objects.values() if d["kind"] == "Deployment" and d["metadata"]["name"] == "airflow-api-server"
+           and d["metadata"]["namespace"] == "finance-dev"][0]
+    env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+    name = {"ldap": "EDP_AIRFLOW_LDAP_BIND_PASSWORD", "oidc": "EDP_AIRFLOW_OIDC_CLIENT_SECRET"}[auth]
+    assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "airflow-auth"
+    if auth == "oidc":
+        configmap = [d for d in objects.values() if d["metadata"]["name"] == "airflow-config"
+                     and d["metadata"]["namespace"] == "finance-dev"][0]
+        assert configmap["data"]["AIRFLOW__API__BASE_URL"] == "https://airflow.finance.example.com", \
+            "the provider's redirect base is not the Ingress host"

@@ -130,9 +130,11 @@ def _tenant_objects(emulator, namespaces):
         for key in emulator.store.namespaces_in_use(namespace):
             for obj in emulator.store.list(key, namespace):
                 labels = obj["metadata"].get("labels") or {}
-                # the record of applied kinds is site.yml's bookkeeping, not part of the tenant
+                # the record of applied kinds and the releases are site.yml's bookkeeping, not part
+                # of the tenant (a GitOps export's history is its repository's)
                 if labels.get("app.kubernetes.io/managed-by") == "edp.platform" \
-                        and obj["metadata"]["name"] != "edp-platform-applied":
+                        and obj["metadata"]["name"] != "edp-platform-applied" \
+                        and obj.get("type") != "edp.platform/release.v1":
                     found[(obj["kind"], namespace, obj["metadata"]["name"])] = obj
     return found
 

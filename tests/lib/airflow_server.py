@@ -11,6 +11,9 @@
   environment of every command, LocalExecutor with low parallelism.
 * Only ``airflow api-server`` is started (one worker, 127.0.0.1, a free port); no scheduler.
   ``stop()`` ends its whole process group.
+* ``webserver_config``: the FAB auth manager's configuration file (``AIRFLOW__FAB__CONFIG_FILE``),
+  such as the airflow role renders for ``airflow_auth`` ldap or oidc; its secrets in ``extra_env``.
+  ``port`` picks the port beforehand (an OpenID Connect provider must know the redirect URL).
 """
 
 from __future__ import annotations
@@ -113,13 +116,15 @@ class AirflowServer:
     """Airflow's api-server on a fresh metadata database in ``pg`` (a started PgServer)."""
 
     def __init__(self, pg, admin_username: str = "admin", startup_timeout: float = 180,
-                 extra_env: dict | None = None):
+                 extra_env: dict | None = None, webserver_config: str | os.PathLike | None = None,
+                 port: int | None = None):
         self.pg = pg
         self.admin_username = admin_username
         self.admin_password = "adm-" + secrets.token_urlsafe(18)
         self.startup_timeout = startup_timeout
         self.extra_env = extra_env or {}
-        self.port = free_port()
+        self.webserver_config = webserver_config
+        self.port = port or free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         suffix = secrets.token_hex(4)
         self.db_name = self.db_user = "airflow_" + suffix
@@ -155,6 +160,8 @@ class AirflowServer:
                 self.db_user, self.db_password, self.pg.port, self.db_name),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
         })
+        if self.webserver_config:
+            env["AIRFLOW__FAB__CONFIG_FILE"] = str(self.webserver_config)
         env.update({k: str(v) for k, v in self.extra_env.items()})
         return env
 

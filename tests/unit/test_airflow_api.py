@@ -265,3 +265,43 @@ def test_module_documents_its_secrets_and_results():
     returned = yaml.safe_load(airflow_user.RETURN)
     assert spec["admin_password"]["no_log"] is True and spec["password"]["no_log"] is True
     assert {"username", "state", "changes", "user", "requests"} == set(returned)
+
+
+# -- users and roles as data (airflow_users, airflow_roles) -------------------------------------
+
+def test_only_users_the_list_made_and_dropped_are_removed_never_the_kept():
+    assert aa.users_to_remove(["ann", "ben", "admin"], ["ann"], ["admin"]) == ["ben"]
+    assert aa.users_to_remove([], ["ann"], ["admin"]) == [], "a user the list never made is not its to remove"
+
+
+def test_a_user_with_a_password_is_airflows_own_one_without_is_a_directory_users():
+    own = aa.user_params({"username": "a", "email": "a@x.io", "first_name": "A", "last_name": "B",
+                          "roles": ["Op"], "password": "vaulted"}, "generated")
+    assert own["password"] == "vaulted" and own["update_password"] == "always" and not own["roles_on_create_only"]
+    directory = aa.user_params({"username": "d", "email": "d@x.io", "first_name": "D", "last_name": "E",
+                                "roles": ["Viewer"]}, "generated")
+    assert directory["password"] == "generated" and directory["update_password"] == "on_create"
+    assert directory["roles_on_create_only"]
+
+
+def test_the_managed_list_reads_back_what_it_wrote_and_ignores_anything_else():
+    assert aa.parse_managed(aa.managed_value(["b", "a", "a"])) == ["a", "b"]
+    assert aa.parse_managed(None) == [] and aa.parse_managed("not json") == [] and aa.parse_managed('{"a": 1}') == []
+
+
+def test_role_permissions_compare_as_sets_of_action_and_resource():
+    api = {"name": "Auditor", "actions": [{"action": {"name": "can_read"}, "resource": {"name": "DAGs"}},
+                                          {"action": {"name": "can_read"}, "resource": {"name": "DAG Runs"}}]}
+    wanted = {"name": "Auditor", "permissions": [{"action": "can_read", "resource": "DAG Runs"},
+                                                 {"action": "can_read", "resource": "DAGs"}]}
+    assert aa.role_permissions(api) == aa.wanted_permissions(wanted)
+    assert aa.role_body("Auditor", aa.wanted_permissions(wanted))["actions"][0] == {
+        "action": {"name": "can_read"}, "resource": {"name": "DAG Runs"}}
+
+
+def test_the_list_modules_never_log_a_password():
+    from ansible_collections.edp.platform.plugins.modules import airflow_roles, airflow_users
+
+    assert airflow_users.ARGUMENT_SPEC["admin_password"]["no_log"] is True
+    assert airflow_users.ARGUMENT_SPEC["users"]["options"]["password"]["no_log"] is True
+    assert airflow_roles.ARGUMENT_SPEC["admin_password"]["no_log"] is True

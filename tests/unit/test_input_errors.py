@@ -322,3 +322,92 @@ def test_quota_and_limit_range_max_through_the_filter():
         "var['limits.cpu']: 1 does not hold the platform's limits: db 2 = 2"]
     assert errors("limit_range_max", {"memory": "1Gi"}, pods=pods) == [
         "var['memory']: 1Gi is less than db_resources.limits.memory 2Gi: the API refuses its pods"]
+
+
+# -- who logs in to Airflow (airflow_auth) -------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["cn=airflow,ou=services,dc=example,dc=com", "uid=j\\,doe,dc=example",
+                                   "cn=J Doe+uid=jdoe,dc=example", "2.5.4.3=x,dc=example", "cn=a\\3Db,dc=x"])
+def test_ldap_dn_accepts_distinguished_names(value):
+    assert errors("ldap_dn", value) == []
+
+
+@pytest.mark.parametrize("value", ["cn=admin dc=example", "admin", "cn=,dc=x", "=x,dc=y", "cn=a,,dc=b",
+                                   "cn=a=b,dc=x", "cn=a;b", "", None, 7])
+def test_ldap_dn_refuses_what_is_no_distinguished_name(value):
+    assert errors("ldap_dn", value) == (["var: is not set"] if value is None else [
+        "var: %r is not a distinguished name (attribute=value pairs joined by commas, such as "
+        "cn=airflow,ou=services,dc=example,dc=com)" % (value,)])
+
+
+@pytest.mark.parametrize("value", ["(objectClass=person)", "(&(objectClass=person)(memberOf=cn=x,dc=y))"])
+def test_ldap_filter_accepts_balanced_filters(value):
+    assert errors("ldap_filter", value) == []
+
+
+@pytest.mark.parametrize("value", ["objectClass=person", "(objectClass=person", ")(", "()"])
+def test_ldap_filter_refuses_unbalanced_ones(value):
+    assert errors("ldap_filter", value) == [
+        "var: %r is not an LDAP filter (one in balanced parentheses, such as (objectClass=inetOrgPerson))" % value]
+
+
+def test_url_names_the_schemes_it_takes_and_why():
+    assert errors("url", "ldaps://ldap.example.com:636", schemes=["ldaps", "ldap"]) == []
+    assert errors("url", "ldap.example.com", schemes=["ldaps", "ldap"]) == [
+        "var: 'ldap.example.com' is not a URL such as ldaps://host[:port] or ldap://host[:port]"]
+    assert errors("url", "ldap://ldap.example.com", schemes=["ldaps"], why="staging and prod send no password "
+                  "in clear") == ["var: 'ldap://ldap.example.com' is not a URL such as ldaps://host[:port]: staging "
+                                  "and prod send no password in clear"]
+    assert errors("url", "https://idp.example.com:99999", schemes=["https"]) == [
+        "var: 'https://idp.example.com:99999' is not a URL such as https://host[:port]"]
+
+
+def test_pem_certificate_refuses_anything_else():
+    assert errors("pem_certificate", "not a certificate") == [
+        "var: is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)"]
+
+
+def test_role_map_names_the_unknown_role_and_the_bad_group():
+    known = ["Admin", "Op", "User", "Viewer", "Public", "Auditor"]
+    assert errors("role_map", {"cn=ops,dc=example": ["Op"], "cn=audit,dc=example": ["Auditor"]},
+                  roles=known, dn_keys=True) == []
+    assert errors("role_map", {"cn=ops,dc=example": ["Opp"], "ops": ["Viewer"]}, roles=known, dn_keys=True) == [
+        "var['cn=ops,dc=example']: 'Opp' is not one of Airflow's roles (Admin, Op, User, Viewer, Public, Auditor)",
+        "var['ops']: 'ops' is not a distinguished name (attribute=value pairs joined by commas, such as "
+        "cn=airflow,ou=services,dc=example,dc=com)"]
+    assert errors("role_map", {}, roles=known) == ["var: must map at least one claim value to its Airflow roles"]
+    assert errors("role_map", {"ops": []}, roles=known) == ["var['ops']: must be a list of role names (at least one)"]
+
+
+def test_contains_says_what_is_missing():
+    assert errors("contains", ["email"], item="openid", why="OpenID Connect needs the openid scope") == [
+        "var: lacks 'openid' (it is ['email']): OpenID Connect needs the openid scope"]
+
+
+def test_airflow_users_each_problem_names_the_user():
+    known = ["Admin", "Viewer"]
+    user = {"username": "jdoe", "email": "jdoe@example.com", "first_name": "J", "last_name": "Doe",
+            "roles": ["Viewer"], "password": "a-real-secret"}
+    assert errors("airflow_users", [user], roles=known, admin="admin", auth="db") == []
+    directory_user = {k: v for k, v in user.items() if k != "password"}
+    assert errors("airflow_users", [directory_user], roles=known, admin="admin", auth="ldap") == []
+    assert errors("airflow_users", [directory_user, dict(user, roles=["Op"]), dict(user, username="admin"),
+                                    dict(user, username="x", password="changeme")],
+                  roles=known, admin="admin", auth="db") == [
+        "var[0] (jdoe): needs a password (from the vault) when users log in with Airflow's own database "
+        "(airflow_auth: db)",
+        "var[1] (jdoe): is listed twice",
+        "var[1] (jdoe).roles: 'Op' is not one of Airflow's roles (Admin, Viewer)",
+        "var[2] (admin): is the admin (airflow_admin_username), which the role keeps apart",
+        "var[3] (x).password: is a placeholder, not a secret: set the real value in a vaulted variable"]
+
+
+def test_airflow_roles_refuses_airflows_own_and_roles_without_permissions():
+    builtin = ["Admin", "Op", "User", "Viewer", "Public"]
+    good = {"name": "Auditor", "permissions": [{"action": "can_read", "resource": "DAGs"}]}
+    assert errors("airflow_roles", [good], builtin=builtin) == []
+    assert errors("airflow_roles", [{"name": "Viewer", "permissions": good["permissions"]}, {"name": "Empty"}],
+                  builtin=builtin) == [
+        "var[0] (Viewer): is one of Airflow's own roles (Admin, Op, User, Viewer, Public), which it keeps itself",
+        "var[1] (Empty).permissions: must be a list of {action, resource} (such as {action: can_read, "
+        "resource: DAGs})"]
