@@ -562,6 +562,8 @@ def check_one(check):
         return [problem] if problem else []
     if kind == "required":
         return [] if value not in (None, "", [], {}) else ["is required" + _why(check)]
+    if kind == "empty":
+        return [] if value in (None, "", [], {}) else ["is set, but nothing would use it" + _why(check)]
     if value is None:
         return ["is not set"]
     pinned = bool(check.get("pinned"))

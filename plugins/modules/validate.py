@@ -18,7 +18,7 @@ description:
     Kubernetes quantities, pinned images, labels, required secrets, ports, requests within
     limits, the quota and the database connections the platform needs, URLs of the schemes
     an environment allows, LDAP DNs and filters, role mappings and users whose every role
-    exists (see the
+    exists, a variable that must stay empty where nothing would use it (C(empty)) (see the
     P(edp.platform.input_errors#filter) filter). Each check names a variable (C(var), a dotted
     path reaches into a mapping) and the C(check), optionally C(unless_empty), a C(when)
     condition (or a variable's name), C(with) (other variables to compare with, by name),

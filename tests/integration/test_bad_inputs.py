@@ -280,6 +280,12 @@ CASES = [
                                   "max": {"cpu": "2", "memory": "1Gi"}}),
      "tenant_limit_range.max['memory']: 1Gi is less than airflow_resources.api_server.limits.memory 2Gi: "
      "the API refuses its pods"),
+    # Kept on the local target only: refused on Kubernetes rather than silently unused.
+    ("airflow-roles-on-kubernetes", "dev",
+     {"airflow_roles": [{"name": "Auditor", "permissions": [{"action": "can_read", "resource": "DAGs"}]}]},
+     "airflow_roles: is set, but nothing would use it: the Kubernetes target does not keep Airflow's users and "
+     "roles yet (the local target does); make them with the edp.platform.airflow_users and airflow_roles "
+     "modules against the api-server"),
     # An empty storage class only where the inventory says the cluster default is meant.
     ("empty-storage-class-not-meant", "dev", {"edp_storage_class_default": False},
      "edp_storage_class: is required: name the StorageClass of the tenant's volumes, or set "

@@ -379,6 +379,12 @@ def test_role_map_names_the_unknown_role_and_the_bad_group():
     assert errors("role_map", {"ops": []}, roles=known) == ["var['ops']: must be a list of role names (at least one)"]
 
 
+def test_empty_says_why_a_value_would_be_unused():
+    assert errors("empty", [], why="x") == [] and errors("empty", None) == []
+    assert errors("empty", [{"username": "jdoe"}], why="the reason") == [
+        "var: is set, but nothing would use it: the reason"]
+
+
 def test_contains_says_what_is_missing():
     assert errors("contains", ["email"], item="openid", why="OpenID Connect needs the openid scope") == [
         "var: lacks 'openid' (it is ['email']): OpenID Connect needs the openid scope"]
