@@ -140,5 +140,14 @@ def test_a_user_in_no_mapped_group_is_refused_and_so_is_one_taken_out_of_theirs(
     assert directory.roles(other) == []
 
 
+def test_a_directory_account_named_like_the_admin_neither_logs_in_as_it_nor_changes_its_roles(directory):
+    """Without the guard, the directory's "admin" logs in as Airflow's admin, and the login's role
+    sync gives the admin the directory group's role instead of Admin."""
+    admin = directory.airflow.admin_username
+    directory.add_user(admin, [VIEWERS])
+    assert directory.login(admin) == (401, None), "the directory's password logged in as the database admin"
+    assert directory.roles(admin) == ["Admin"]
+
+
 def test_the_admin_still_logs_in_with_airflows_own_database(directory):
     assert directory.airflow.token(), "the bootstrap admin (a database user) cannot log in"

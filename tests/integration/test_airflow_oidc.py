@@ -29,6 +29,8 @@ USERS = {
     "ops-sub": ("olivia", ["airflow-ops"]),
     "viewer-sub": ("victor", ["airflow-viewers", "unrelated"]),
     "stranger-sub": ("stan", ["unrelated"]),
+    # The provider's account named like Airflow's bootstrap admin (a database user).
+    "impostor-sub": ("admin", ["airflow-viewers"]),
 }
 
 
@@ -88,6 +90,15 @@ def test_the_browser_flow_ends_logged_in_with_the_mapped_role(oidc, sub, role):
     assert sorted(r["name"] for r in user["roles"]) == [role]
     status, _ = airflow.request("POST", "/api/v2/dags/no_such_dag/dagRuns", {"logical_date": None}, token=token)
     assert status == (403 if role == "Viewer" else 404), "HTTP %s for a DAG trigger by a %s" % (status, role)
+
+
+def test_an_account_named_like_a_database_user_is_refused_and_changes_nothing(oidc):
+    """Without the guard, the provider's "admin" logs in as Airflow's admin, and the login's role
+    sync gives the admin Viewer instead of Admin."""
+    airflow, _ = oidc
+    done, session = browser_login(airflow, "impostor-sub")
+    assert not session.cookies.get("_token"), "the provider's admin got an Airflow token"
+    assert sorted(r["name"] for r in airflow.get_user(airflow.admin_username)["roles"]) == ["Admin"]
 
 
 def test_a_user_whose_claim_maps_to_no_role_is_refused(oidc):
