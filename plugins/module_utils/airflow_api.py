@@ -27,7 +27,7 @@ registration role; PATCH takes ``update_mask`` (comma-separated); DELETE answers
 from __future__ import annotations
 
 import json
-
+import traceback
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
@@ -121,6 +121,37 @@ def diff_views(before, after, password_changed=False):
         before["password"] = MASK
         after["password"] = MASK + " (changed)"
     return {"before": before, "after": after}
+
+
+# The options every module that talks to the api-server takes (airflow_user, airflow_users,
+# airflow_roles): where it is and the admin who logs in.
+CONNECTION_SPEC = dict(
+    url=dict(type="str", required=True),
+    admin_username=dict(type="str", required=True),
+    admin_password=dict(type="str", required=True, no_log=True),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="int", default=30),
+)
+
+
+def run_module(module, what, work, secrets=()):
+    """Log in as the module's admin, run ``work(client)`` and exit with its result and the requests
+    sent. An API error fails with its message; a bug of ours with one line (the traceback only at
+    -vvv). ``what`` names the module in that line; every one of ``secrets`` and the admin's
+    password is masked in anything reported."""
+    params = module.params
+    client = AirflowClient(params["url"], params["admin_username"], params["admin_password"],
+                           validate_certs=params["validate_certs"], timeout=params["timeout"])
+    secrets = [params["admin_password"], *secrets]
+    try:
+        result = work(client)
+    except AirflowError as exc:
+        module.fail_json(msg=scrub(exc, secrets), requests=client.requests)
+    except Exception as exc:  # a bug of ours
+        module.fail_json(msg=scrub("%s: failed unexpectedly: %s: %s" % (what, type(exc).__name__, exc), secrets),
+                         requests=client.requests, exception=scrub(traceback.format_exc(), secrets))
+    result["requests"] = client.requests
+    module.exit_json(**result)
 
 
 def scrub(text, secrets):

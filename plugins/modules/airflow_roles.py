@@ -114,43 +114,25 @@ requests:
   elements: str
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edp.platform.plugins.module_utils import airflow_api
 
 ARGUMENT_SPEC = dict(
-    url=dict(type="str", required=True),
-    admin_username=dict(type="str", required=True),
-    admin_password=dict(type="str", required=True, no_log=True),
+    airflow_api.CONNECTION_SPEC,
     roles=dict(type="list", elements="dict", required=True, options=dict(
         name=dict(type="str", required=True),
         permissions=dict(type="list", elements="dict", required=True),
     )),
     builtin=dict(type="list", elements="str", default=["Admin", "Op", "User", "Viewer", "Public"]),
     state_variable=dict(type="str", default="edp_managed_roles"),
-    validate_certs=dict(type="bool", default=True),
-    timeout=dict(type="int", default=30),
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    client = airflow_api.AirflowClient(params["url"], params["admin_username"], params["admin_password"],
-                                       validate_certs=params["validate_certs"], timeout=params["timeout"])
-    secrets = [params["admin_password"]]
-    try:
-        result = airflow_api.ensure_roles(client, params["roles"], params["builtin"], params["state_variable"],
-                                          check_mode=module.check_mode)
-    except airflow_api.AirflowError as exc:
-        module.fail_json(msg=airflow_api.scrub(exc, secrets), requests=client.requests)
-    except Exception as exc:  # a bug of ours: one line, the traceback only with -vvv
-        module.fail_json(msg=airflow_api.scrub("airflow_roles: failed unexpectedly: %s: %s" % (
-            type(exc).__name__, exc), secrets), requests=client.requests,
-            exception=airflow_api.scrub(traceback.format_exc(), secrets))
-    result["requests"] = client.requests
-    module.exit_json(**result)
+    airflow_api.run_module(module, "airflow_roles", lambda client: airflow_api.ensure_roles(
+        client, params["roles"], params["builtin"], params["state_variable"], check_mode=module.check_mode))
 
 
 if __name__ == "__main__":

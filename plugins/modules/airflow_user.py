@@ -207,15 +207,11 @@ requests:
   sample: ["POST /auth/token", "GET /auth/fab/v1/users/jdoe"]
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edp.platform.plugins.module_utils import airflow_api
 
 ARGUMENT_SPEC = dict(
-    url=dict(type="str", required=True),
-    admin_username=dict(type="str", required=True),
-    admin_password=dict(type="str", required=True, no_log=True),
+    airflow_api.CONNECTION_SPEC,
     username=dict(type="str", required=True, aliases=["name"]),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     password=dict(type="str", no_log=True),
@@ -224,29 +220,20 @@ ARGUMENT_SPEC = dict(
     last_name=dict(type="str"),
     email=dict(type="str"),
     roles=dict(type="list", elements="str"),
-    validate_certs=dict(type="bool", default=True),
-    timeout=dict(type="int", default=30),
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    client = airflow_api.AirflowClient(params["url"], params["admin_username"], params["admin_password"],
-                                       validate_certs=params["validate_certs"], timeout=params["timeout"])
-    secrets = (params["admin_password"], params["password"])
-    try:
+
+    def work(client):
         result = airflow_api.ensure_user(client, params, check_mode=module.check_mode)
-    except airflow_api.AirflowError as exc:
-        module.fail_json(msg=airflow_api.scrub(exc, secrets), requests=client.requests)
-    except Exception as exc:  # a bug of ours: one line, the traceback only with -vvv
-        module.fail_json(msg=airflow_api.scrub("airflow_user %s: failed unexpectedly: %s: %s" % (
-            params["username"], type(exc).__name__, exc), secrets), requests=client.requests,
-            exception=airflow_api.scrub(traceback.format_exc(), secrets))
-    result["requests"] = client.requests
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+        if not module._diff:
+            result.pop("diff", None)
+        return result
+
+    airflow_api.run_module(module, "airflow_user %s" % params["username"], work, secrets=[params["password"]])
 
 
 if __name__ == "__main__":

@@ -135,15 +135,12 @@ requests:
 """
 
 import secrets
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edp.platform.plugins.module_utils import airflow_api
 
 ARGUMENT_SPEC = dict(
-    url=dict(type="str", required=True),
-    admin_username=dict(type="str", required=True),
-    admin_password=dict(type="str", required=True, no_log=True),
+    airflow_api.CONNECTION_SPEC,
     users=dict(type="list", elements="dict", required=True, options=dict(
         username=dict(type="str", required=True),
         email=dict(type="str", required=True),
@@ -154,29 +151,19 @@ ARGUMENT_SPEC = dict(
     )),
     keep=dict(type="list", elements="str", default=[]),
     state_variable=dict(type="str", default="edp_managed_users"),
-    validate_certs=dict(type="bool", default=True),
-    timeout=dict(type="int", default=30),
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    client = airflow_api.AirflowClient(params["url"], params["admin_username"], params["admin_password"],
-                                       validate_certs=params["validate_certs"], timeout=params["timeout"])
+    # The password of a directory or provider user (none listed), which nobody keeps.
     generated = secrets.token_urlsafe(32)
-    secret_values = [params["admin_password"], generated] + [u.get("password") for u in params["users"]]
-    try:
-        result = airflow_api.ensure_users(client, params["users"], params["keep"], params["state_variable"],
-                                          generated, check_mode=module.check_mode)
-    except airflow_api.AirflowError as exc:
-        module.fail_json(msg=airflow_api.scrub(exc, secret_values), requests=client.requests)
-    except Exception as exc:  # a bug of ours: one line, the traceback only with -vvv
-        module.fail_json(msg=airflow_api.scrub("airflow_users: failed unexpectedly: %s: %s" % (
-            type(exc).__name__, exc), secret_values), requests=client.requests,
-            exception=airflow_api.scrub(traceback.format_exc(), secret_values))
-    result["requests"] = client.requests
-    module.exit_json(**result)
+    airflow_api.run_module(
+        module, "airflow_users", lambda client: airflow_api.ensure_users(
+            client, params["users"], params["keep"], params["state_variable"], generated,
+            check_mode=module.check_mode),
+        secrets=[generated] + [user.get("password") for user in params["users"]])
 
 
 if __name__ == "__main__":
