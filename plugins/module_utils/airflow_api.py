@@ -154,6 +154,21 @@ def run_module(module, what, work, secrets=()):
     module.exit_json(**result)
 
 
+def _remember_managed(client, state_variable, what, variable, managed_before, before_raw, listed, result,
+                      check_mode):
+    """Keep ``listed``, the names the list made, in the Airflow Variable ``state_variable`` when it
+    says otherwise; then the result, changed when anything was."""
+    if set(managed_before) != set(listed) or (before_raw is not None and parse_managed(before_raw) != listed):
+        if not check_mode:
+            set_variable(client, state_variable, managed_value(listed), before_raw is not None,
+                         "Managed by edp.platform: the %s %s made (the airflow role removes those it no "
+                         "longer lists)" % (what, variable))
+        result["state_changed"] = True
+    result["changed"] = bool(result["created"] or result["updated"] or result["removed"]
+                             or result.get("state_changed"))
+    return result
+
+
 def scrub(text, secrets):
     """``text`` with every secret replaced by a mask."""
     text = str(text)
@@ -452,15 +467,8 @@ def ensure_users(client, users, keep, state_variable, generated_password, check_
                 client.delete_user(username)
             result["removed"].append(username)
     listed = sorted({u["username"] for u in users} - set(keep))
-    if set(managed_before) != set(listed) or (before_raw is not None and parse_managed(before_raw) != listed):
-        if not check_mode:
-            set_variable(client, state_variable, managed_value(listed), before_raw is not None,
-                         "Managed by edp.platform: the users airflow_users made (the airflow role removes "
-                         "those it no longer lists)")
-        result["state_changed"] = True
-    result["changed"] = bool(result["created"] or result["updated"] or result["removed"]
-                             or result.get("state_changed"))
-    return result
+    return _remember_managed(client, state_variable, "users", "airflow_users", managed_before, before_raw,
+                             listed, result, check_mode)
 
 
 def _ensure_present(client, params, current, check_mode):
@@ -539,12 +547,5 @@ def ensure_roles(client, roles, builtin, state_variable, check_mode=False):
             if not check_mode:
                 client._call("DELETE", path, "delete role %s" % name, (200, 204), absent_ok=True)
             result["removed"].append(name)
-    if set(managed_before) != set(listed) or (before_raw is not None and parse_managed(before_raw) != listed):
-        if not check_mode:
-            set_variable(client, state_variable, managed_value(listed), before_raw is not None,
-                         "Managed by edp.platform: the roles airflow_roles made (the airflow role removes "
-                         "those it no longer lists)")
-        result["state_changed"] = True
-    result["changed"] = bool(result["created"] or result["updated"] or result["removed"]
-                             or result.get("state_changed"))
-    return result
+    return _remember_managed(client, state_variable, "roles", "airflow_roles", managed_before, before_raw,
+                             listed, result, check_mode)
