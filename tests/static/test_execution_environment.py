@@ -80,6 +80,13 @@ def test_the_postgresql_15_client_is_installed_from_bindep(context):
     assert server == {"15"}, "the client is 15, the inventories run PostgreSQL %s" % sorted(server)
 
 
+def test_git_is_installed_for_publishing_on_either_package_manager(context):
+    """onboard.yml and promote.yml push their change with git from the job (playbooks/tasks/publish-push.yml)."""
+    bindep = (context / "_build" / "bindep.txt").read_text()
+    [line] = [line for line in bindep.splitlines() if line.split("#")[0].split()[:1] == ["git"]]
+    assert "platform:rpm" in line and "platform:dpkg" in line, line
+
+
 def test_the_collections_are_the_ones_the_collection_declares(context):
     assert (yaml.safe_load((context / "_build" / "requirements.yml").read_text())
             == yaml.safe_load((REPO / "requirements.yml").read_text()))
