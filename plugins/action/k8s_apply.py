@@ -70,6 +70,30 @@ def provenance(task_vars):
     return found
 
 
+def task_arguments(action, task_vars, name, spec, from_vars, **rules):
+    """An action's options, with the ones left out taken from the cross-role variables
+    (``from_vars``: option -> variable), validated against ``spec`` (``rules``: the validator's
+    mutually_exclusive, required_one_of, ...); AnsibleActionFail naming the action otherwise."""
+    given = dict(action._task.args)
+    for option, var in from_vars.items():
+        if option not in given and var in task_vars:
+            value = action._templar.template(task_vars[var])
+            if value not in ("", None):
+                given[option] = value
+    validation = ArgumentSpecValidator(spec, **rules).validate(given)
+    if validation.error_messages:
+        raise AnsibleActionFail(name + ": " + "; ".join(validation.error_messages))
+    return ko.plain(validation.validated_parameters)
+
+
+def connect(args):
+    """The apply service on the cluster of the options' kubeconfig and context."""
+    try:
+        return svc.ApplyService(KubeClient(load_config(args["kubeconfig"], args["context"])))
+    except KubeConfigError as exc:
+        raise AnsibleActionFail("cannot connect to Kubernetes: %s" % exc)
+
+
 def release_settings(args, task_vars, **extra):
     """Where the tenant's releases go (its namespace), or None: no namespace, or no history kept."""
     if not args.get("namespace") or not args.get("release_history"):
@@ -89,12 +113,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         args = self._arguments(task_vars)
-        service = None
-        if not args["render_dir"]:
-            try:
-                service = svc.ApplyService(KubeClient(load_config(args["kubeconfig"], args["context"])))
-            except KubeConfigError as exc:
-                raise AnsibleActionFail("cannot connect to Kubernetes: %s" % exc)
+        service = None if args["render_dir"] else connect(args)
         try:
             if args["components"]:
                 args["objects"] = self._render_components(args, task_vars, service, result)
@@ -131,18 +150,9 @@ class ActionModule(ActionBase):
     # -- input ---------------------------------------------------------------------------
     def _arguments(self, task_vars):
         """The task's options, with the ones left out taken from the cross-role variables."""
-        given = dict(self._task.args)
-        for option, var in FROM_VARS.items():
-            if option not in given and var in task_vars:
-                value = self._templar.template(task_vars[var])
-                if value not in ("", None):
-                    given[option] = value
-        validation = ArgumentSpecValidator(
-            ARGUMENT_SPEC, mutually_exclusive=[("objects", "components")],
-            required_one_of=[("objects", "components")]).validate(given)
-        if validation.error_messages:
-            raise AnsibleActionFail("k8s_apply: " + "; ".join(validation.error_messages))
-        return ko.plain(validation.validated_parameters)
+        return task_arguments(self, task_vars, "k8s_apply", ARGUMENT_SPEC, FROM_VARS,
+                              mutually_exclusive=[("objects", "components")],
+                              required_one_of=[("objects", "components")])
 
     def _render_components(self, args, task_vars, service, result):
         """Render each role's templates here, in one templar: the objects (Secrets among them)

@@ -11,19 +11,12 @@ module_utils/k8s_release.py's. Documentation: plugins/modules/k8s_release.py.
 from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.edp.platform.plugins.action.k8s_apply import provenance
-from ansible_collections.edp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.edp.platform.plugins.action.k8s_apply import connect, provenance, task_arguments
 from ansible_collections.edp.platform.plugins.module_utils import k8s_release
 from ansible_collections.edp.platform.plugins.module_utils import k8s_service as svc
-from ansible_collections.edp.platform.plugins.module_utils.kube import (
-    KubeApiError,
-    KubeClient,
-    KubeConfigError,
-    load_config,
-)
+from ansible_collections.edp.platform.plugins.module_utils.kube import KubeApiError
 
 ARGUMENT_SPEC = {
     "operation": {"type": "str", "required": True, "choices": ["history", "rollback"]},
@@ -59,10 +52,7 @@ class ActionModule(ActionBase):
                                     "release, not %d" % args["revision"])
         if args["release_history"] < 1:
             raise AnsibleActionFail("release_history must be at least 1, not %d" % args["release_history"])
-        try:
-            service = svc.ApplyService(KubeClient(load_config(args["kubeconfig"], args["context"])))
-        except KubeConfigError as exc:
-            raise AnsibleActionFail("cannot connect to Kubernetes: %s" % exc)
+        service = connect(args)
         settings = svc.Settings(tenant=args["tenant"], environment=args["environment"],
                                 namespace=args["namespace"], field_manager=args["field_manager"],
                                 check=bool(self._task.check_mode))
@@ -98,13 +88,4 @@ class ActionModule(ActionBase):
 
     def _arguments(self, task_vars):
         """The task's options, with the ones left out taken from the cross-role variables."""
-        given = dict(self._task.args)
-        for option, var in FROM_VARS.items():
-            if option not in given and var in task_vars:
-                value = self._templar.template(task_vars[var])
-                if value not in ("", None):
-                    given[option] = value
-        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(given)
-        if validation.error_messages:
-            raise AnsibleActionFail("k8s_release: " + "; ".join(validation.error_messages))
-        return ko.plain(validation.validated_parameters)
+        return task_arguments(self, task_vars, "k8s_release", ARGUMENT_SPEC, FROM_VARS)
