@@ -343,6 +343,24 @@ def ensure_user(client, params, check_mode=False):
         result["user"] = None
         return result
 
+    changes, after, password_changed = make_present(client, params, current, check_mode)
+    if current is None:
+        result.update(changed=True, changes=changes, user=after, diff=diff_views(None, after))
+        return result
+    if changes:
+        result.update(changed=True, changes=changes, diff=diff_views(current, after, password_changed=password_changed))
+    result["user"] = after
+    return result
+
+
+def make_present(client, params, current, check_mode):
+    """Create user ``params["username"]`` (``current`` is None) or bring it to ``params``.
+
+    Returns (changes, after, password_changed): ``["created"]`` or the fields changed (and
+    ``"password"``), empty when nothing was to do; the user as it is now (as it would be, in
+    check mode); whether the password was changed.
+    """
+    username = params["username"]
     if current is None:
         missing = missing_for_create(params)
         if missing:
@@ -358,26 +376,20 @@ def ensure_user(client, params, check_mode=False):
             if "roles" in extra:
                 mask, body = patch_request({"roles": extra["roles"]})
                 created = client.patch_user(username, mask, body)
-        after = created_view(params, created)
-        result.update(changed=True, changes=["created"], user=after, diff=diff_views(None, after))
-        return result
+        return ["created"], created_view(params, created), False
 
     changes = desired_changes(params, current)
-    if "roles" in changes and changes["roles"]:
+    if changes.get("roles"):
         check_roles(client, username, changes["roles"])
     new_password = None
     if params.get("password") and params.get("update_password") == "always":
         if not client.can_log_in(username, params["password"]):
             new_password = params["password"]
     after = dict(current, **changes)
-    if changes or new_password is not None:
-        if not check_mode:
-            mask, body = patch_request(changes, new_password)
-            after = user_view(client.patch_user(username, mask, body))
-        result.update(changed=True, changes=sorted(changes) + (["password"] if new_password else []),
-                      diff=diff_views(current, after, password_changed=new_password is not None))
-    result["user"] = after
-    return result
+    if (changes or new_password is not None) and not check_mode:
+        mask, body = patch_request(changes, new_password)
+        after = user_view(client.patch_user(username, mask, body))
+    return sorted(changes) + (["password"] if new_password is not None else []), after, new_password is not None
 
 
 # -- users as data (airflow_users) ------------------------------------------------------------
@@ -454,7 +466,7 @@ def ensure_users(client, users, keep, state_variable, generated_password, check_
         current = user_view(client.get_user(params["username"]))
         if params.pop("roles_on_create_only") and current is not None:
             params["roles"] = None
-        one = _ensure_present(client, params, current, check_mode)
+        one, _, _ = make_present(client, params, current, check_mode)
         if "created" in one:
             result["created"].append(params["username"])
         elif one:
@@ -469,36 +481,6 @@ def ensure_users(client, users, keep, state_variable, generated_password, check_
     listed = sorted({u["username"] for u in users} - set(keep))
     return _remember_managed(client, state_variable, "users", "airflow_users", managed_before, before_raw,
                              listed, result, check_mode)
-
-
-def _ensure_present(client, params, current, check_mode):
-    """What changed for one user (['created'], or the fields), as ensure_user does."""
-    username = params["username"]
-    if current is None:
-        missing = missing_for_create(params)
-        if missing:
-            raise AirflowError("user %s does not exist in Airflow at %s; to create it, set %s"
-                               % (username, client.url, ", ".join(missing)))
-        if params.get("roles"):
-            check_roles(client, username, params["roles"])
-        if not check_mode:
-            created = client.create_user(create_body(params))
-            extra = desired_changes(params, user_view(created))
-            if "roles" in extra:
-                mask, body = patch_request({"roles": extra["roles"]})
-                client.patch_user(username, mask, body)
-        return ["created"]
-    changes = desired_changes(params, current)
-    if changes.get("roles"):
-        check_roles(client, username, changes["roles"])
-    new_password = None
-    if params.get("password") and params.get("update_password") == "always":
-        if not client.can_log_in(username, params["password"]):
-            new_password = params["password"]
-    if (changes or new_password is not None) and not check_mode:
-        mask, body = patch_request(changes, new_password)
-        client.patch_user(username, mask, body)
-    return sorted(changes) + (["password"] if new_password is not None else [])
 
 
 # -- roles as data (airflow_roles) ------------------------------------------------------------
